@@ -1,0 +1,59 @@
+"""Checks a config before any work starts, with one clear line per problem."""
+
+import ml_collections
+
+from ssgan_jax import errors
+from ssgan_jax import losses
+from ssgan_jax import models
+from ssgan_jax import penalties
+from ssgan_jax import ssl
+from ssgan_jax import state as state_lib
+
+_POSITIVE_INTS = (
+    "batch_size", "total_steps", "disc_iters", "log_every_steps",
+    "checkpoint_every_steps", "sample_every_steps", "num_sample_images",
+    "max_checkpoints_to_keep", "dataset.image_size", "dataset.channels",
+    "model.z_dim", "model.generator.width", "model.discriminator.width",
+)
+
+
+def _get(config, dotted: str):
+  value = config
+  for part in dotted.split("."):
+    value = value[part]
+  return value
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first bad field and how to fix it."""
+  for field in _POSITIVE_INTS:
+    value = _get(config, field)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      raise errors.ConfigError(
+          f"{field}={value!r} must be a positive integer;"
+          f" e.g. --config.{field}=1."
+      )
+  if not isinstance(config.seed, int):
+    raise errors.ConfigError(f"seed={config.seed!r} must be an integer.")
+  losses.get(config.loss.name)
+  penalties.get(config.penalty.name)
+  if config.penalty.weight < 0:
+    raise errors.ConfigError(
+        f"penalty.weight={config.penalty.weight} must be >= 0.")
+  if not 0.0 <= config.ema.decay < 1.0:
+    raise errors.ConfigError(
+        f"ema.decay={config.ema.decay} must be in [0, 1); 0 turns EMA off.")
+  for net in ("g", "d"):
+    opt = config.optimizer[net]
+    state_lib.OPTIMIZERS.get(opt.name)
+    if opt.learning_rate <= 0:
+      raise errors.ConfigError(
+          f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0.")
+  models.compute_dtype(config)
+  models.GENERATORS.get(config.model.generator.name)
+  models.DISCRIMINATORS.get(config.model.discriminator.name)
+  tasks = ssl.build_tasks(config)
+  if config.loss.weight == 0 and not tasks:
+    raise errors.ConfigError(
+        "loss.weight=0 with no ssl tasks leaves nothing to train; set"
+        " loss.weight > 0 or add a task to config.ssl.")

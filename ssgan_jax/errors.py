@@ -1,0 +1,18 @@
+"""User-facing errors.
+
+Every mistake a user can make (a bad config value, a missing file, an unknown
+name) raises `UserError` with one line that says what was wrong and how to fix
+it. The entry points catch it and print that line instead of a traceback.
+"""
+
+
+class UserError(ValueError):
+  """An error caused by the user's input; its message is one actionable line."""
+
+
+class ConfigError(UserError):
+  """A config field has a value the library cannot use."""
+
+
+class DataError(UserError):
+  """A dataset or data file is missing, corrupt or unusable."""

@@ -1,0 +1,91 @@
+"""Entry point: parse flags, set up processes, call `train.train_and_evaluate`.
+
+  python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
+      --workdir runs/fmnist_ssgan [--config.total_steps=10]
+
+Multi-process (one process per host): pass --coordinator_address,
+--num_processes and --process_id (or let `jax.distributed.initialize` read
+the cluster's environment, e.g. on Cloud TPU or SLURM, with
+--distributed=auto).
+"""
+
+import logging as std_logging
+import os
+import sys
+
+# Make `configs/` importable when the config file is given by path from any
+# working directory (its files import `configs.common`).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+  sys.path.append(_ROOT)
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from ssgan_jax import errors
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to an experiment config file.", lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Directory for checkpoints, logs and samples.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None,
+    "host:port of process 0 for multi-process training.")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "Number of processes (multi-process training).")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "This process's index (multi-process training).")
+_DISTRIBUTED = flags.DEFINE_enum(
+    "distributed", "off", ["off", "auto"],
+    "'auto': call jax.distributed.initialize() with cluster auto-detection.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+# Libraries whose INFO lines would drown the training log (Orbax logs every
+# file it writes); their warnings and errors still show.
+_QUIET_PATHS = ("/orbax/",)
+
+
+class _QuietLibraries(std_logging.Filter):
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or not any(
+        p in record.pathname for p in _QUIET_PATHS)
+
+
+def init_processes() -> None:
+  """Initialises jax.distributed when launched as one of several processes."""
+  if _COORDINATOR.value or _NUM_PROCESSES.value or _PROCESS_ID.value is not None:
+    jax.distributed.initialize(
+        coordinator_address=_COORDINATOR.value,
+        num_processes=_NUM_PROCESSES.value,
+        process_id=_PROCESS_ID.value)
+  elif _DISTRIBUTED.value == "auto":
+    jax.distributed.initialize()
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  # Keep TensorFlow (tf.data, TensorBoard) off the accelerators.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  tf.config.set_visible_devices([], "GPU")
+  jax.config.update("jax_threefry_partitionable", True)
+  init_processes()
+  logging.info("JAX: %d processes, %d devices (%s).", jax.process_count(),
+               jax.device_count(), jax.devices()[0].platform)
+  from ssgan_jax import train  # pylint: disable=g-import-not-at-top
+
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except errors.UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  app.run(main)

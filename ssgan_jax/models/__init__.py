@@ -1,0 +1,83 @@
+"""Generator and discriminator registries and `build_models(config)`.
+
+  G, D = build_models(config)
+  fake = G.apply(g_vars, z, train=False)               # [B, H, W, C]
+  logits, extras = D.apply(d_vars, x, train=False)     # [N], {...}
+
+A new architecture = one module file plus one `GENERATORS.register` /
+`DISCRIMINATORS.register` line below. Factories take (config, aux_heads) and
+return a Flax module.
+"""
+
+import jax.numpy as jnp
+import ml_collections
+
+from ssgan_jax import errors
+from ssgan_jax import registry
+from ssgan_jax.models import resnet32
+
+GENERATORS = registry.Registry("generator")
+DISCRIMINATORS = registry.Registry("discriminator")
+
+# Spatial sizes each architecture produces/accepts.
+IMAGE_SIZES = {"resnet32": (32,)}
+
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(config: ml_collections.ConfigDict):
+  name = config.model.get("compute_dtype", "float32")
+  if name not in _DTYPES:
+    raise errors.ConfigError(
+        f"model.compute_dtype={name!r} is not supported; use one of "
+        + ", ".join(_DTYPES) + "."
+    )
+  return _DTYPES[name]
+
+
+def _resnet32_g(config):
+  return resnet32.Generator32(
+      width=config.model.generator.width,
+      out_channels=config.dataset.channels,
+      dtype=compute_dtype(config),
+  )
+
+
+def _resnet32_d(config, aux_heads):
+  return resnet32.Discriminator32(
+      width=config.model.discriminator.width,
+      aux_heads=tuple(aux_heads),
+      spectral_norm=config.model.discriminator.spectral_norm,
+      dtype=compute_dtype(config),
+  )
+
+
+GENERATORS.register("resnet32", _resnet32_g)
+DISCRIMINATORS.register("resnet32", _resnet32_d)
+
+
+def build_models(config: ml_collections.ConfigDict, aux_heads=None):
+  """Returns (generator, discriminator) Flax modules for `config`.
+
+  Args:
+    config: the experiment config.
+    aux_heads: (name, num_classes) pairs for D's auxiliary heads; by default
+      taken from the self-supervised tasks in `config.ssl`.
+  """
+  if aux_heads is None:
+    from ssgan_jax import ssl  # pylint: disable=g-import-not-at-top
+
+    aux_heads = [(t.name, t.num_classes) for t in ssl.build_tasks(config)]
+  g_name = config.model.generator.name
+  d_name = config.model.discriminator.name
+  g = GENERATORS.get(g_name)(config)
+  d = DISCRIMINATORS.get(d_name)(config, aux_heads)
+  size = config.dataset.image_size
+  for name in (g_name, d_name):
+    sizes = IMAGE_SIZES.get(name)
+    if sizes is not None and size not in sizes:
+      raise errors.ConfigError(
+          f"architecture {name!r} handles image sizes {list(sizes)}, but"
+          f" dataset.image_size={size}; pick a matching architecture or size."
+      )
+  return g, d

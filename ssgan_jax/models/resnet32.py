@@ -1,0 +1,178 @@
+"""The 32x32 SN-ResNet generator and discriminator used by the paper on CIFAR10.
+
+Architecture after SNGAN as used for SS-GAN (torch-mimicry's SSGAN32): with
+G width 256, D width 128, z 128 and 3 channels, G has 4,276,739 parameters and
+D 1,054,341 (checked in tests/models_test.py).
+
+  G: z [B, Z] -> Dense(4*4*W) -> 3 x UpBlock(W) -> BN -> ReLU -> conv3x3(C) -> tanh
+  D: x [N, 32, 32, C] -> OptimizedBlock(W, down) -> Block(W, down) -> 2 x Block(W)
+     -> ReLU -> global sum pool -> Dense(1) GAN logit, Dense(k) per SSL head
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ssgan_jax.models import layers
+
+_ROOT2 = 2.0**0.5
+
+
+class GBlock(nn.Module):
+  """Up-block: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3; shortcut up-conv1x1."""
+
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    bn = lambda name: nn.BatchNorm(
+        use_running_average=not train,
+        momentum=0.9,
+        epsilon=1e-5,
+        dtype=self.dtype,
+        name=name,
+    )
+    h = nn.relu(bn("bn1")(x))
+    h = layers.upsample2(h)  # [B, 2H, 2W, C]
+    h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1")(h)
+    h = nn.relu(bn("bn2")(h))
+    h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2")(h)
+    sc = layers.conv(self.features, 1, 1.0, self.dtype, "shortcut")(
+        layers.upsample2(x)
+    )
+    return h + sc
+
+
+class Generator32(nn.Module):
+  """SN-ResNet G for 32x32 images; no SN, BN everywhere, tanh output.
+
+  Attributes:
+    width: channels of every block (paper: 256).
+    out_channels: image channels (3 for RGB, 1 for Fashion-MNIST).
+    bottom: spatial size after the first dense layer (4 -> 32 after 3 ups).
+    dtype: compute dtype (parameters stay float32).
+  """
+
+  width: int = 256
+  out_channels: int = 3
+  bottom: int = 4
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    b = z.shape[0]
+    h = layers.dense(self.bottom * self.bottom * self.width, 1.0, self.dtype,
+                     "dense")(z)
+    h = h.reshape(b, self.bottom, self.bottom, self.width)  # [B, 4, 4, W]
+    for i in range(3):
+      h = GBlock(self.width, self.dtype, name=f"block{i + 1}")(h, train=train)
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                     epsilon=1e-5, dtype=self.dtype, name="bn_out")(h)
+    h = nn.relu(h)
+    h = layers.conv(self.out_channels, 3, 1.0, self.dtype, "conv_out")(h)
+    return jnp.tanh(h.astype(jnp.float32))  # [B, 32, 32, C] in [-1, 1]
+
+
+class DBlock(nn.Module):
+  """D residual block: ReLU-conv-ReLU-conv(-avgpool); 1x1 shortcut if needed."""
+
+  features: int
+  downsample: bool
+  sn: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
+    h = nn.relu(x)
+    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
+        h, train=train)
+    h = nn.relu(h)
+    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
+        h, train=train)
+    sc = x
+    if self.downsample or x.shape[-1] != self.features:
+      sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
+          sc, train=train)
+    if self.downsample:
+      h = layers.avgpool2(h)
+      sc = layers.avgpool2(sc)
+    return h + sc
+
+
+class OptimizedDBlock(nn.Module):
+  """First D block: conv-ReLU-conv-avgpool; shortcut avgpool-conv1x1."""
+
+  features: int
+  sn: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
+    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
+        x, train=train)
+    h = nn.relu(h)
+    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
+        h, train=train)
+    h = layers.avgpool2(h)
+    sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
+        layers.avgpool2(x), train=train)
+    return h + sc
+
+
+class Discriminator32(nn.Module):
+  """SN-ResNet D for 32x32 images with a GAN head and auxiliary heads.
+
+  Attributes:
+    width: channels of every block (paper: 128).
+    aux_heads: (name, num_classes) per self-supervised task; one SN dense
+      head each on the pooled features (rotation: ("rotation", 4)).
+    spectral_norm: SN on every conv/dense (paper: on).
+    dtype: compute dtype.
+
+  Returns from __call__:
+    (gan_logits [N], {"features": [N, W], "aux_logits": {name: [N, k]},
+     "block_features": tuple of [N, W] average-pooled block outputs}).
+  """
+
+  width: int = 128
+  aux_heads: tuple[tuple[str, int], ...] = ()
+  spectral_norm: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool):
+    blocks = [
+        OptimizedDBlock(self.width, self.spectral_norm, self.dtype,
+                        name="block1"),
+        DBlock(self.width, True, self.spectral_norm, self.dtype, name="block2"),
+        DBlock(self.width, False, self.spectral_norm, self.dtype,
+               name="block3"),
+        DBlock(self.width, False, self.spectral_norm, self.dtype,
+               name="block4"),
+    ]
+    h = x.astype(self.dtype)  # [N, 32, 32, C]
+    block_features = []
+    for block in blocks:
+      h = block(h, train=train)
+      block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))
+    h = nn.relu(h)
+    h = jnp.sum(h, axis=(1, 2))  # global sum pool: [N, W]
+    sn = lambda layer: layers.MaybeSN(layer, self.spectral_norm,
+                                      name=layer.name + "_sn")
+    gan_logits = sn(layers.dense(1, 1.0, self.dtype, "gan_head"))(
+        h, train=train)[:, 0]
+    aux = {
+        name: sn(layers.dense(k, 1.0, self.dtype, f"{name}_head"))(
+            h, train=train).astype(jnp.float32)
+        for name, k in self.aux_heads
+    }
+    return gan_logits.astype(jnp.float32), {
+        "features": h.astype(jnp.float32),
+        "aux_logits": aux,
+        "block_features": tuple(block_features),
+    }

@@ -1,0 +1,138 @@
+"""Training state: one pytree of arrays, which is also the checkpoint.
+
+  GANState(step, g=NetState(params, variables, opt_state), d=..., g_ema)
+
+Modules, optimizers and tasks are not in the state; they live in
+`Components`, built once from the config and closed over by the train step.
+`variables` holds the non-trainable collections (`batch_stats` in G,
+`spectral` in D). `step` counts G updates.
+"""
+
+import dataclasses
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from ssgan_jax import errors
+from ssgan_jax import losses
+from ssgan_jax import models
+from ssgan_jax import penalties
+from ssgan_jax import registry
+from ssgan_jax import ssl
+
+
+@flax.struct.dataclass
+class NetState:
+  params: Any
+  variables: Any  # non-trainable collections, e.g. {'batch_stats': ...}
+  opt_state: Any
+
+
+@flax.struct.dataclass
+class GANState:
+  step: jax.Array  # int32 scalar: number of G updates done
+  g: NetState
+  d: NetState
+  g_ema: Any  # EMA of G params, or None when config.ema.decay == 0
+
+
+OPTIMIZERS = registry.Registry("optimizer")
+OPTIMIZERS.register(
+    "adam",
+    lambda c: optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.get("eps", 1e-8)),
+)
+OPTIMIZERS.register(
+    "sgd", lambda c: optax.sgd(c.learning_rate, momentum=c.get("momentum", None))
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Components:
+  """Everything static that the step closes over, built from the config."""
+
+  generator: nn.Module
+  discriminator: nn.Module
+  g_tx: optax.GradientTransformation
+  d_tx: optax.GradientTransformation
+  tasks: tuple[ssl.SSLTask, ...]
+  loss: losses.GANLoss
+  penalty: Any
+  config: ml_collections.ConfigDict
+
+
+def build_components(config: ml_collections.ConfigDict) -> Components:
+  tasks = tuple(ssl.build_tasks(config))
+  g, d = models.build_models(config, [(t.name, t.num_classes) for t in tasks])
+  return Components(
+      generator=g,
+      discriminator=d,
+      g_tx=OPTIMIZERS.get(config.optimizer.g.name)(config.optimizer.g),
+      d_tx=OPTIMIZERS.get(config.optimizer.d.name)(config.optimizer.d),
+      tasks=tasks,
+      loss=losses.get(config.loss.name),
+      penalty=penalties.get(config.penalty.name),
+      config=config,
+  )
+
+
+def apply_net(module: nn.Module, net_params, net_vars, x, *, train: bool,
+              mutable=()):
+  """Applies a module functionally; returns (out, updated collections).
+
+  Collections listed in `mutable` come back updated (and only when `train`);
+  everything else is unchanged and the input trees are never mutated.
+  """
+  variables = {"params": net_params, **net_vars}
+  if train and mutable:
+    out, new = module.apply(variables, x, train=True, mutable=list(mutable))
+    return out, {**net_vars, **new}
+  return module.apply(variables, x, train=train), net_vars
+
+
+def sample_z(rng: jax.Array, n: int, config: ml_collections.ConfigDict):
+  """Latent codes [n, z_dim] from config.model.z_distribution."""
+  shape = (n, config.model.z_dim)
+  dist = config.model.get("z_distribution", "normal")
+  if dist == "normal":
+    return jax.random.normal(rng, shape, jnp.float32)
+  if dist == "uniform":  # compare_gan: U[-1, 1]
+    return jax.random.uniform(rng, shape, jnp.float32, -1.0, 1.0)
+  raise errors.ConfigError(
+      f"model.z_distribution={dist!r} is unknown; use 'normal' or 'uniform'."
+  )
+
+
+def init_state(comps: Components, rng: jax.Array) -> GANState:
+  """Initialises G and D (and their optimizers) from `rng`."""
+  config = comps.config
+  g_rng, d_rng = jax.random.split(rng)
+  size, ch = config.dataset.image_size, config.dataset.channels
+  g_vars = comps.generator.init(
+      g_rng, jnp.zeros((2, config.model.z_dim), jnp.float32), train=False)
+  d_vars = comps.discriminator.init(
+      d_rng, jnp.zeros((2, size, size, ch), jnp.float32), train=False)
+  g_params, g_rest = _split(g_vars)
+  d_params, d_rest = _split(d_vars)
+  ema = g_params if config.ema.decay > 0 else None
+  return GANState(
+      step=jnp.zeros((), jnp.int32),
+      g=NetState(g_params, g_rest, comps.g_tx.init(g_params)),
+      d=NetState(d_params, d_rest, comps.d_tx.init(d_params)),
+      g_ema=jax.tree.map(jnp.copy, ema) if ema is not None else None,
+  )
+
+
+def _split(variables):
+  variables = dict(variables)
+  params = variables.pop("params")
+  return params, variables
+
+
+def sampling_params(state: GANState):
+  """G parameters to sample with: the EMA when kept, else the live ones."""
+  return state.g_ema if state.g_ema is not None else state.g.params

@@ -1,0 +1,44 @@
+"""Test setup: 8 fake CPU devices, fast compiles, shared tiny configs.
+
+XLA_FLAGS must be set before JAX initialises its backend, hence at import.
+"""
+
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "")
+    + " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_threefry_partitionable", True)
+# Tiny models: compile time dominates, so trade run time for compile time.
+jax.config.update("jax_disable_most_optimizations", True)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**overrides):
+  """The quick Fashion-MNIST SS-GAN config, unlocked, with overrides."""
+  from configs import fashion_mnist_ssgan  # pylint: disable=g-import-not-at-top
+
+  c = fashion_mnist_ssgan.get_config("quick")
+  for dotted, value in overrides.items():
+    node = c
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return c
+
+
+@pytest.fixture
+def devices8():
+  devs = jax.devices()
+  if len(devs) < 8:
+    pytest.fail("tests need 8 fake CPU devices (XLA_FLAGS was set too late)")
+  return devs[:8]

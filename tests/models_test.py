@@ -1,0 +1,106 @@
+"""Model shapes, parameter counts, spectral norm and BatchNorm behaviour."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from ssgan_jax import errors
+from ssgan_jax import models
+from ssgan_jax.models import layers
+from ssgan_jax.models import resnet32
+
+
+def _count(tree):
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize("channels,g_count,d_count", [
+    (3, 4_276_739, 1_054_341),  # torch-mimicry SSGAN32 (RGB)
+    (1, 4_272_129, 1_051_781),  # the same nets on 1-channel images
+])
+def test_paper_param_counts(channels, g_count, d_count):
+  c = tiny_config(**{"dataset.channels": channels,
+                     "model.generator.width": 256,
+                     "model.discriminator.width": 128,
+                     "model.z_dim": 128})
+  g, d = models.build_models(c)
+  gv = jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros((2, 128)),
+                                     train=False))
+  dv = jax.eval_shape(lambda: d.init(
+      jax.random.key(0), jnp.zeros((2, 32, 32, channels)), train=False))
+  assert _count(gv["params"]) == g_count
+  assert _count(dv["params"]) == d_count
+  assert set(gv) == {"params", layers.BATCH_STATS}
+  assert set(dv) == {"params", layers.SPECTRAL}
+
+
+def test_shapes_and_heads():
+  c = tiny_config()
+  g, d = models.build_models(c)
+  z = jnp.ones((4, c.model.z_dim))
+  gv = g.init(jax.random.key(0), z, train=False)
+  x = g.apply(gv, z, train=False)
+  assert x.shape == (4, 32, 32, 1)
+  assert float(jnp.max(jnp.abs(x))) <= 1.0  # tanh
+  dv = d.init(jax.random.key(1), x, train=False)
+  logits, extras = d.apply(dv, x, train=False)
+  assert logits.shape == (4,)
+  assert extras["aux_logits"]["rotation"].shape == (4, 4)
+  assert extras["features"].shape == (4, c.model.discriminator.width)
+  assert len(extras["block_features"]) == 4
+
+
+def test_gan_only_discriminator_has_no_aux_head():
+  c = tiny_config()
+  c.ssl = {}
+  _, d = models.build_models(c)
+  dv = d.init(jax.random.key(1), jnp.zeros((2, 32, 32, 1)), train=False)
+  assert "rotation_head_sn" not in dv["params"]
+  _, extras = d.apply(dv, jnp.zeros((2, 32, 32, 1)), train=False)
+  assert extras["aux_logits"] == {}
+
+
+def test_spectral_norm_sigma_converges_to_top_singular_value():
+  d = resnet32.Discriminator32(width=8)
+  x = jax.random.normal(jax.random.key(2), (2, 32, 32, 1))
+  v = d.init(jax.random.key(3), x, train=False)
+  step = jax.jit(lambda v: d.apply(v, x, train=True, mutable=["spectral"])[1])
+  spectral = v["spectral"]
+  for _ in range(60):  # power iteration: one step per call
+    spectral = step({**v, "spectral": spectral})["spectral"]
+  kernel = v["params"]["block2"]["conv1_sn"]["conv1"]["kernel"]
+  top = np.linalg.svd(np.asarray(kernel).reshape(-1, kernel.shape[-1]),
+                      compute_uv=False)[0]
+  sigma = spectral["block2"]["conv1_sn"]["SpectralNorm_0"]["conv1/kernel/sigma"]
+  assert float(sigma) == pytest.approx(top, rel=1e-3)
+
+
+def test_spectral_state_unchanged_in_eval():
+  d = resnet32.Discriminator32(width=8)
+  x = jnp.ones((2, 32, 32, 1))
+  v = d.init(jax.random.key(3), x, train=False)
+  out = d.apply(v, x, train=False)  # no mutable collections needed
+  assert out[0].shape == (2,)
+
+
+def test_batchnorm_stats_move_only_in_train():
+  g = resnet32.Generator32(width=8, out_channels=1)
+  z = jax.random.normal(jax.random.key(0), (4, 16))
+  v = g.init(jax.random.key(1), z, train=False)
+  _, new = g.apply(v, z, train=True, mutable=["batch_stats"])
+  before = jax.tree.leaves(v["batch_stats"])
+  after = jax.tree.leaves(new["batch_stats"])
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+  # Eval mode uses running averages and needs no mutable collection.
+  y1 = g.apply(v, z, train=False)
+  y2 = g.apply(v, z[:1], train=False)
+  np.testing.assert_allclose(y1[:1], y2, atol=1e-5)  # per-example in eval
+
+
+def test_unknown_architecture_and_bad_size():
+  with pytest.raises(errors.ConfigError, match="known generators: resnet32"):
+    models.build_models(tiny_config(**{"model.generator.name": "dcgan9"}))
+  with pytest.raises(errors.ConfigError, match="image sizes"):
+    models.build_models(tiny_config(**{"dataset.image_size": 64}))
