@@ -12,11 +12,15 @@ import ml_collections
 from ssgan_jax import registry
 from ssgan_jax.ssl import base
 from ssgan_jax.ssl import rotation
+from ssgan_jax.ssl import ssgan_la
+from ssgan_jax.ssl import ssgan_ms
 
 SSLTask = base.SSLTask
 TASKS: registry.Registry[type[base.SSLTask]] = registry.Registry("ssl task")
 
 TASKS.register("rotation", rotation.Rotation)
+TASKS.register("ssgan_ms", ssgan_ms.SSGANMS)
+TASKS.register("ssgan_la", ssgan_la.SSGANLA)
 
 
 def build_tasks(config: ml_collections.ConfigDict) -> list[base.SSLTask]:
