@@ -35,9 +35,11 @@ def base() -> ml_collections.ConfigDict:
   c.model.z_distribution = "normal"  # or "uniform" (compare_gan: U[-1, 1])
   c.model.compute_dtype = "float32"  # or "bfloat16" (params stay float32)
   c.model.generator = ml_collections.ConfigDict(
-      {"name": "resnet32", "width": 256})
+    {"name": "resnet32", "width": 256}
+  )
   c.model.discriminator = ml_collections.ConfigDict(
-      {"name": "resnet32", "width": 128, "spectral_norm": True})
+    {"name": "resnet32", "width": 128, "spectral_norm": True}
+  )
 
   c.loss = ml_collections.ConfigDict()
   c.loss.name = "non_saturating"  # non_saturating | hinge | wasserstein
@@ -48,16 +50,22 @@ def base() -> ml_collections.ConfigDict:
 
   c.optimizer = ml_collections.ConfigDict()
   for net in ("g", "d"):
-    c.optimizer[net] = ml_collections.ConfigDict({
-        "name": "adam", "learning_rate": 2e-4, "b1": 0.0, "b2": 0.9,
+    c.optimizer[net] = ml_collections.ConfigDict(
+      {
+        "name": "adam",
+        "learning_rate": 2e-4,
+        "b1": 0.0,
+        "b2": 0.9,
         "eps": 1e-8,
-    })
+      }
+    )
 
   # Self-supervised tasks: name -> block; empty = plain (Uncond-)GAN.
   # rotation: beta = weight_d, alpha = weight_g (compare_gan defaults).
   c.ssl = ml_collections.ConfigDict()
   c.ssl.rotation = ml_collections.ConfigDict(
-      {"weight_d": 1.0, "weight_g": 0.2, "fraction": 1.0})
+    {"weight_d": 1.0, "weight_g": 0.2, "fraction": 1.0}
+  )
 
   c.ema = ml_collections.ConfigDict()
   c.ema.decay = 0.0  # 0 disables the EMA of G's weights
@@ -104,7 +112,7 @@ def parse_args(arg: str | None, known=("quick",)) -> set[str]:
   unknown = sorted(args - set(known))
   if unknown:
     raise ValueError(
-        f"unknown config variant(s) {unknown}; known variants: {list(known)}"
-        " (use e.g. --config configs/fashion_mnist_ssgan.py:quick)."
+      f"unknown config variant(s) {unknown}; known variants: {list(known)}"
+      " (use e.g. --config configs/fashion_mnist_ssgan.py:quick)."
     )
   return args

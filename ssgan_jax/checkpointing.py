@@ -8,14 +8,40 @@ Orbax writes each step into a temporary directory and renames it when the
 write is complete, so a crash mid-save never leaves a half-written checkpoint
 that looks finished. Restoring into the abstract state (with shardings) puts
 arrays straight onto their devices and keeps optax's namedtuples intact.
+
+Before restoring, the saved parameter shapes are compared with the config's:
+a workdir started with another model gets one clear error instead of a crash
+deep inside Orbax. A checkpoint that cannot be read (truncated or corrupted
+files) is reported and the next older one is used.
 """
 
 import pathlib
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 
 from ssgan_jax import errors
+
+
+def _path_name(path) -> str:
+  """A tree path as 'g/params/block1/conv1/kernel', whatever the key types."""
+  parts = []
+  for k in path:
+    for attr in ("key", "name", "idx"):
+      if hasattr(k, attr):
+        parts.append(str(getattr(k, attr)))
+        break
+  return "/".join(parts)
+
+
+def _param_shapes(tree) -> dict[str, tuple[int, ...]]:
+  out = {}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+    name = _path_name(path)
+    if name.startswith(("g/params/", "d/params/")):
+      out[name] = tuple(leaf.shape)
+  return out
 
 
 class Checkpointer:
@@ -24,39 +50,89 @@ class Checkpointer:
   def __init__(self, directory: pathlib.Path | str, max_to_keep: int = 3):
     self.directory = pathlib.Path(directory).absolute()
     self.manager = ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True,
-            enable_async_checkpointing=True),
+      self.directory,
+      item_handlers=ocp.StandardCheckpointHandler(),
+      options=ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True
+      ),
     )
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
   def all_steps(self) -> list[int]:
-    return list(self.manager.all_steps())
+    return sorted(self.manager.all_steps())
+
+  def check_compatible(self, step: int, abstract_state) -> None:
+    """Raises UserError when checkpoint `step` holds other parameter shapes."""
+    saved = _param_shapes(self.manager.item_metadata(step))
+    wanted = _param_shapes(abstract_state)
+    for name in sorted(set(saved) | set(wanted)):
+      if saved.get(name) != wanted.get(name):
+        raise errors.UserError(
+          f"checkpoint {self.directory}/{step} was made with another model:"
+          f" {name} is {saved.get(name, 'absent')} there but"
+          f" {wanted.get(name, 'absent')} with this config; use a fresh"
+          " --workdir or the config the run was started with."
+        )
 
   def restore(self, step: int, abstract_state):
     """Restores `step` into the structure/shardings of `abstract_state`."""
-    try:
-      return self.manager.restore(
-          step, args=ocp.args.StandardRestore(abstract_state))
-    except (ValueError, KeyError, TypeError) as e:
-      raise errors.UserError(
-          f"checkpoint {self.directory}/{step} does not match this config's"
-          f" model/optimizer ({type(e).__name__}: {str(e).splitlines()[0][:160]});"
-          " use a fresh --workdir or the config the run was started with."
-      ) from None
+    self.check_compatible(step, abstract_state)
+    return self.manager.restore(
+      step, args=ocp.args.StandardRestore(abstract_state)
+    )
 
   def restore_latest(self, abstract_state):
-    step = self.latest_step()
-    if step is None:
-      return None
-    return self.restore(step, abstract_state)
+    """The newest readable checkpoint, or None when the run is new.
+
+    A damaged checkpoint is skipped with a warning; if every checkpoint is
+    damaged the run stops rather than silently starting over.
+    """
+    steps = self.all_steps()
+    for step in reversed(steps):
+      try:
+        return self.restore(step, abstract_state)
+      except errors.UserError:
+        raise
+      except Exception as e:  # pylint: disable=broad-except
+        aside = self.directory / f"{step}.damaged"
+        n = 1
+        while aside.exists():
+          n += 1
+          aside = self.directory / f"{step}.damaged{n}"
+        logging.warning(
+          "Checkpoint %s/%d is damaged (%s: %s); moved to %s, trying the"
+          " previous one.",
+          self.directory,
+          step,
+          type(e).__name__,
+          str(e).splitlines()[0][:200] if str(e) else "",
+          aside,
+        )
+        # Kept for inspection, but out of the manager's way so that the
+        # resumed run can write this step again.
+        if jax.process_index() == 0:
+          (self.directory / str(step)).rename(aside)
+        self._sync("move_damaged")
+        self.manager.reload()
+    if steps:
+      raise errors.UserError(
+        f"every checkpoint in {self.directory} (steps {steps}) is damaged;"
+        " move the directory away to start over, or restore it from a backup."
+      )
+    return None
+
+  def _sync(self, name: str) -> None:
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+      multihost_utils.sync_global_devices(f"ssgan_jax_{name}")
 
   def save(self, step: int, state, force: bool = False) -> bool:
-    return self.manager.save(step, args=ocp.args.StandardSave(state),
-                             force=force)
+    return self.manager.save(
+      step, args=ocp.args.StandardSave(state), force=force
+    )
 
   def wait(self) -> None:
     self.manager.wait_until_finished()
@@ -68,5 +144,6 @@ class Checkpointer:
 def abstract_with_shardings(abstract_state, sharding):
   """Attaches `sharding` to every leaf of an eval_shape'd state."""
   return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-      abstract_state)
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+    abstract_state,
+  )

@@ -10,10 +10,19 @@ from ssgan_jax import ssl
 from ssgan_jax import state as state_lib
 
 _POSITIVE_INTS = (
-    "batch_size", "total_steps", "disc_iters", "log_every_steps",
-    "checkpoint_every_steps", "sample_every_steps", "num_sample_images",
-    "max_checkpoints_to_keep", "dataset.image_size", "dataset.channels",
-    "model.z_dim", "model.generator.width", "model.discriminator.width",
+  "batch_size",
+  "total_steps",
+  "disc_iters",
+  "log_every_steps",
+  "checkpoint_every_steps",
+  "sample_every_steps",
+  "num_sample_images",
+  "max_checkpoints_to_keep",
+  "dataset.image_size",
+  "dataset.channels",
+  "model.z_dim",
+  "model.generator.width",
+  "model.discriminator.width",
 )
 
 
@@ -30,8 +39,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     value = _get(config, field)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
       raise errors.ConfigError(
-          f"{field}={value!r} must be a positive integer;"
-          f" e.g. --config.{field}=1."
+        f"{field}={value!r} must be a positive integer;"
+        f" e.g. --config.{field}=1."
       )
   if not isinstance(config.seed, int):
     raise errors.ConfigError(f"seed={config.seed!r} must be an integer.")
@@ -39,21 +48,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
   penalties.get(config.penalty.name)
   if config.penalty.weight < 0:
     raise errors.ConfigError(
-        f"penalty.weight={config.penalty.weight} must be >= 0.")
+      f"penalty.weight={config.penalty.weight} must be >= 0."
+    )
   if not 0.0 <= config.ema.decay < 1.0:
     raise errors.ConfigError(
-        f"ema.decay={config.ema.decay} must be in [0, 1); 0 turns EMA off.")
+      f"ema.decay={config.ema.decay} must be in [0, 1); 0 turns EMA off."
+    )
   for net in ("g", "d"):
     opt = config.optimizer[net]
     state_lib.OPTIMIZERS.get(opt.name)
     if opt.learning_rate <= 0:
       raise errors.ConfigError(
-          f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0.")
+        f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0."
+      )
   models.compute_dtype(config)
   models.GENERATORS.get(config.model.generator.name)
   models.DISCRIMINATORS.get(config.model.discriminator.name)
   tasks = ssl.build_tasks(config)
   if config.loss.weight == 0 and not tasks:
     raise errors.ConfigError(
-        "loss.weight=0 with no ssl tasks leaves nothing to train; set"
-        " loss.weight > 0 or add a task to config.ssl.")
+      "loss.weight=0 with no ssl tasks leaves nothing to train; set"
+      " loss.weight > 0 or add a task to config.ssl."
+    )

@@ -16,3 +16,15 @@ class ConfigError(UserError):
 
 class DataError(UserError):
   """A dataset or data file is missing, corrupt or unusable."""
+
+
+class Preempted(Exception):
+  """Training stopped on SIGTERM/SIGINT after saving a checkpoint."""
+
+  def __init__(self, signum: int, step: int, directory: str):
+    self.signum = signum
+    self.step = step
+    super().__init__(
+      f"stopped by signal {signum} at step {step}; checkpoint saved in"
+      f" {directory}. Run the same command again to resume."
+    )

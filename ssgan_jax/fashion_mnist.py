@@ -21,27 +21,35 @@ from ssgan_jax import errors
 # Debian's `dataset-fashion-mnist` re-gzipped the upstream files; these are
 # the sha256 sums of those files (see data/fashion_mnist/README.md).
 FILES = {
-    "train-images-idx3-ubyte.gz": (
-        "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"
-    ),
-    "train-labels-idx1-ubyte.gz": (
-        "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"
-    ),
-    "t10k-images-idx3-ubyte.gz": (
-        "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"
-    ),
-    "t10k-labels-idx1-ubyte.gz": (
-        "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"
-    ),
+  "train-images-idx3-ubyte.gz": (
+    "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"
+  ),
+  "train-labels-idx1-ubyte.gz": (
+    "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"
+  ),
+  "t10k-images-idx3-ubyte.gz": (
+    "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"
+  ),
+  "t10k-labels-idx1-ubyte.gz": (
+    "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"
+  ),
 }
 SPLITS = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+  "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 NUM_CLASSES = 10
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
 )
 # Environment variable that points at another copy of the four files.
 DATA_DIR_ENV = "SSGAN_JAX_FASHION_MNIST_DIR"
@@ -51,7 +59,9 @@ def default_data_dir() -> pathlib.Path:
   """`$SSGAN_JAX_FASHION_MNIST_DIR`, else `<repo>/data/fashion_mnist`."""
   if os.environ.get(DATA_DIR_ENV):
     return pathlib.Path(os.environ[DATA_DIR_ENV])
-  return pathlib.Path(__file__).resolve().parent.parent / "data" / "fashion_mnist"
+  return (
+    pathlib.Path(__file__).resolve().parent.parent / "data" / "fashion_mnist"
+  )
 
 
 def sha256(path: pathlib.Path) -> str:
@@ -67,17 +77,17 @@ def _read_verified(path: pathlib.Path) -> bytes:
   expected = FILES[path.name]
   if not path.is_file():
     raise errors.DataError(
-        f"Fashion-MNIST file {path} is missing (expected sha256 {expected});"
-        f" restore it from the repository or point ${DATA_DIR_ENV} at a"
-        " directory with the four IDX .gz files (Debian package"
-        " dataset-fashion-mnist)."
+      f"Fashion-MNIST file {path} is missing (expected sha256 {expected});"
+      f" restore it from the repository or point ${DATA_DIR_ENV} at a"
+      " directory with the four IDX .gz files (Debian package"
+      " dataset-fashion-mnist)."
     )
   got = sha256(path)
   if got != expected:
     raise errors.DataError(
-        f"Fashion-MNIST file {path} is corrupt: sha256 {got}, expected"
-        f" {expected}; restore it with `git checkout -- {path.name}` in"
-        f" {path.parent} or re-copy it from Debian's dataset-fashion-mnist."
+      f"Fashion-MNIST file {path} is corrupt: sha256 {got}, expected"
+      f" {expected}; restore it with `git checkout -- {path.name}` in"
+      f" {path.parent} or re-copy it from Debian's dataset-fashion-mnist."
     )
   with gzip.open(path, "rb") as f:
     return f.read()
@@ -91,13 +101,15 @@ def _parse_idx(raw: bytes, path: pathlib.Path) -> np.ndarray:
   dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
   data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
   if data.size != int(np.prod(dims)):
-    raise errors.DataError(f"{path} has {data.size} values, header says {dims}.")
+    raise errors.DataError(
+      f"{path} has {data.size} values, header says {dims}."
+    )
   return data.reshape(dims)
 
 
 @functools.lru_cache(maxsize=4)
 def load(
-    split: str, data_dir: str | None = None
+  split: str, data_dir: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
   """Loads a split as (images [N, 28, 28, 1] uint8, labels [N] int32).
 
@@ -110,8 +122,9 @@ def load(
   """
   if split not in SPLITS:
     raise errors.DataError(
-        f"unknown Fashion-MNIST split {split!r}; known splits: "
-        + ", ".join(SPLITS) + "."
+      f"unknown Fashion-MNIST split {split!r}; known splits: "
+      + ", ".join(SPLITS)
+      + "."
     )
   root = pathlib.Path(data_dir) if data_dir else default_data_dir()
   image_file, label_file = SPLITS[split]
@@ -119,7 +132,7 @@ def load(
   labels = _parse_idx(_read_verified(root / label_file), root / label_file)
   if images.shape[0] != labels.shape[0]:
     raise errors.DataError(
-        f"{root}: {images.shape[0]} images but {labels.shape[0]} labels."
+      f"{root}: {images.shape[0]} images but {labels.shape[0]} labels."
     )
   images = images[..., None]  # [N, 28, 28, 1]
   images.setflags(write=False)

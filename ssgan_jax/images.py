@@ -1,6 +1,6 @@
 """Sample grids as PNG files, written atomically.
 
-  save_grid(images, "samples/step_000250.png")   # images [N, H, W, C] in [-1, 1]
+save_grid(images, "samples/step_000250.png")   # images [N, H, W, C] in [-1, 1]
 """
 
 import math
@@ -14,7 +14,8 @@ from PIL import Image
 def to_uint8(images: np.ndarray) -> np.ndarray:
   """[-1, 1] floats -> uint8 0..255 (clipped)."""
   return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(
-      np.uint8)
+    np.uint8
+  )
 
 
 def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
@@ -22,8 +23,9 @@ def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
   n, h, w, c = images.shape
   cols = math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)
-  grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255,
-                 np.uint8)
+  grid = np.full(
+    (rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8
+  )
   for i in range(n):
     r, q = divmod(i, cols)
     y, x = pad + r * (h + pad), pad + q * (w + pad)
@@ -38,6 +40,7 @@ def save_grid(images: np.ndarray, path: str | os.PathLike) -> np.ndarray:
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_name(path.name + ".tmp")
   Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
-      tmp, format="PNG")
+    tmp, format="PNG"
+  )
   os.replace(tmp, path)  # atomic: readers never see a half-written PNG
   return grid

@@ -43,8 +43,8 @@ def pad_to(images: np.ndarray, size: int) -> np.ndarray:
   n, h, w, c = images.shape
   if size < max(h, w) or (size - h) % 2 or (size - w) % 2:
     raise errors.ConfigError(
-        f"dataset.image_size={size} cannot be reached by symmetric padding"
-        f" from {h}x{w}; use {max(h, w)} + an even number (default 32)."
+      f"dataset.image_size={size} cannot be reached by symmetric padding"
+      f" from {h}x{w}; use {max(h, w)} + an even number (default 32)."
     )
   ph, pw = (size - h) // 2, (size - w) // 2
   return np.pad(images, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
@@ -64,26 +64,27 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
   shown_dir = data_dir or os.path.expanduser("~/tensorflow_datasets")
   try:
     builder = tfds.builder(dc.name, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError:
+  except Exception:  # pylint: disable=broad-except
+    # DatasetNotFoundError, or a malformed name such as "fashion-mnist".
     raise errors.DataError(
-        f"dataset {dc.name!r} is neither embedded ({', '.join(EMBEDDED)}) nor"
-        " a TFDS dataset; see `tfds.list_builders()` for TFDS names."
+      f"dataset {dc.name!r} is neither embedded ({', '.join(EMBEDDED)}) nor"
+      " a TFDS dataset; see `tfds.list_builders()` for TFDS names."
     ) from None
   if builder.is_prepared():
     return builder
   if not dc.download:
     raise errors.DataError(
-        f"TFDS dataset {dc.name!r} is not prepared in data_dir {shown_dir};"
-        " prepare it there (`tfds build {dc.name} --data_dir {shown_dir}`) or"
-        " set --config.dataset.download=True on a machine with internet."
+      f"TFDS dataset {dc.name!r} is not prepared in data_dir {shown_dir};"
+      f" prepare it there (`tfds build {dc.name} --data_dir {shown_dir}`) or"
+      " set --config.dataset.download=True on a machine with internet."
     )
   try:
     builder.download_and_prepare()
   except Exception as e:  # pylint: disable=broad-except
     raise errors.DataError(
-        f"could not download/prepare TFDS dataset {dc.name!r} into data_dir"
-        f" {shown_dir} ({type(e).__name__}); on an offline machine prepare it"
-        " elsewhere and copy it there, or set --config.dataset.data_dir."
+      f"could not download/prepare TFDS dataset {dc.name!r} into data_dir"
+      f" {shown_dir} ({type(e).__name__}); on an offline machine prepare it"
+      " elsewhere and copy it there, or set --config.dataset.data_dir."
     ) from None
   return builder
 
@@ -107,8 +108,9 @@ def load_tfds_in_memory(dc: ml_collections.ConfigDict):
 
   builder = _tfds_builder(dc)
   ds = builder.as_dataset(split=dc.split, shuffle_files=False)
-  ds = ds.map(lambda ex: (_tf_preprocess(ex["image"], dc.image_size),
-                          ex.get("label", -1)))
+  ds = ds.map(
+    lambda ex: (_tf_preprocess(ex["image"], dc.image_size), ex.get("label", -1))
+  )
   images, labels = [], []
   for img, lab in tfds.as_numpy(ds.batch(1024)):
     images.append(img)
@@ -119,8 +121,15 @@ def load_tfds_in_memory(dc: ml_collections.ConfigDict):
 class ArraySource:
   """Batches from an in-memory uint8 array, a pure function of (seed, step)."""
 
-  def __init__(self, images: np.ndarray, batch_size: int, disc_iters: int,
-               seed: int, process_index: int = 0, process_count: int = 1):
+  def __init__(
+    self,
+    images: np.ndarray,
+    batch_size: int,
+    disc_iters: int,
+    seed: int,
+    process_index: int = 0,
+    process_count: int = 1,
+  ):
     """Args: images [N, H, W, C] uint8; batch_size is global."""
     self.images = images
     self.batch_size = batch_size
@@ -141,7 +150,9 @@ class ArraySource:
   def indices(self, step: int) -> np.ndarray:
     """Dataset indices of this process's examples at `step`: [n_dis, B_local]."""
     n = len(self.images)
-    base = (step * self.disc_iters + np.arange(self.disc_iters)) * self.batch_size
+    base = (
+      step * self.disc_iters + np.arange(self.disc_iters)
+    ) * self.batch_size
     pos = base[:, None] + self.offset + np.arange(self.local)[None, :]
     out = np.empty_like(pos)
     for epoch in np.unique(pos // n):
@@ -155,29 +166,46 @@ class ArraySource:
 
 
 class StreamSource:
-  """tf.data over a TFDS split, for datasets that do not fit in memory."""
+  """tf.data over a TFDS split, for datasets that do not fit in memory.
 
-  def __init__(self, dc, batch_size: int, disc_iters: int, seed: int,
-               start_step: int):
+  The pipeline is built on the first `host_batch(step)` call, with the
+  shuffle seed folded with that step: a resumed run continues with fresh
+  (not repeated) data.
+  """
+
+  def __init__(self, dc, batch_size: int, disc_iters: int, seed: int):
+    self.builder = _tfds_builder(dc)  # fails fast when not available
+    self.dc = dc
+    self.local = batch_size // jax.process_count()
+    self.disc_iters = disc_iters
+    self.seed = seed
+    self._it = None
+
+  def _make_iterator(self, start_step: int):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-    builder = _tfds_builder(dc)
-    local = batch_size // jax.process_count()
+    dc = self.dc
     split = tfds.split_for_jax_process(dc.split, drop_remainder=True)
-    # Fold the start step into the seed: a resumed run sees fresh data.
-    ds_seed = int(np.random.default_rng([seed, start_step]).integers(2**31))
-    ds = builder.as_dataset(
-        split=split, shuffle_files=True,
-        read_config=tfds.ReadConfig(shuffle_seed=ds_seed))
+    ds_seed = int(
+      np.random.default_rng([self.seed, start_step]).integers(2**31)
+    )
+    ds = self.builder.as_dataset(
+      split=split,
+      shuffle_files=True,
+      read_config=tfds.ReadConfig(shuffle_seed=ds_seed),
+    )
     ds = ds.repeat().shuffle(dc.shuffle_buffer, seed=ds_seed)
-    ds = ds.map(lambda ex: _tf_preprocess(ex["image"], dc.image_size),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(local, drop_remainder=True).batch(disc_iters)
-    self._it = iter(tfds.as_numpy(ds.prefetch(2)))
+    ds = ds.map(
+      lambda ex: _tf_preprocess(ex["image"], dc.image_size),
+      num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    ds = ds.batch(self.local, drop_remainder=True).batch(self.disc_iters)
+    return iter(tfds.as_numpy(ds.prefetch(2)))
 
   def host_batch(self, step: int) -> np.ndarray:
-    del step  # sequential stream
+    if self._it is None:
+      self._it = self._make_iterator(step)
     return to_float(next(self._it))
 
 
@@ -191,17 +219,22 @@ def load_split(dc: ml_collections.ConfigDict, split: str | None = None):
   return load_tfds_in_memory(dc)
 
 
-def create_source(config: ml_collections.ConfigDict, start_step: int = 0):
+def create_source(config: ml_collections.ConfigDict):
   """The training source for `config` (see module docstring)."""
   dc = config.dataset
   if dc.name in EMBEDDED or dc.in_memory:
     images, _ = load_split(dc)
     if images.shape[-1] != dc.channels:
       raise errors.ConfigError(
-          f"dataset {dc.name!r} has {images.shape[-1]} channels but"
-          f" dataset.channels={dc.channels}; set it to {images.shape[-1]}."
+        f"dataset {dc.name!r} has {images.shape[-1]} image channel(s) but"
+        f" dataset.channels={dc.channels}; set it to {images.shape[-1]}."
       )
-    return ArraySource(images, config.batch_size, config.disc_iters,
-                       config.seed, jax.process_index(), jax.process_count())
-  return StreamSource(dc, config.batch_size, config.disc_iters, config.seed,
-                      start_step)
+    return ArraySource(
+      images,
+      config.batch_size,
+      config.disc_iters,
+      config.seed,
+      jax.process_index(),
+      jax.process_count(),
+    )
+  return StreamSource(dc, config.batch_size, config.disc_iters, config.seed)

@@ -13,34 +13,37 @@ import logging as std_logging
 import os
 import sys
 
-# Make `configs/` importable when the config file is given by path from any
-# working directory (its files import `configs.common`).
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:
-  sys.path.append(_ROOT)
-
-from absl import app  # pylint: disable=g-import-not-at-top
+import jax
+from absl import app
 from absl import flags
 from absl import logging
-import jax
 from ml_collections import config_flags
 
 from ssgan_jax import errors
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to an experiment config file.", lock_config=True)
+  "config", None, "Path to an experiment config file.", lock_config=True
+)
 _WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Directory for checkpoints, logs and samples.")
+  "workdir", None, "Directory for checkpoints, logs and samples."
+)
 _COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None,
-    "host:port of process 0 for multi-process training.")
+  "coordinator_address",
+  None,
+  "host:port of process 0 for multi-process training.",
+)
 _NUM_PROCESSES = flags.DEFINE_integer(
-    "num_processes", None, "Number of processes (multi-process training).")
+  "num_processes", None, "Number of processes (multi-process training)."
+)
 _PROCESS_ID = flags.DEFINE_integer(
-    "process_id", None, "This process's index (multi-process training).")
+  "process_id", None, "This process's index (multi-process training)."
+)
 _DISTRIBUTED = flags.DEFINE_enum(
-    "distributed", "off", ["off", "auto"],
-    "'auto': call jax.distributed.initialize() with cluster auto-detection.")
+  "distributed",
+  "off",
+  ["off", "auto"],
+  "'auto': call jax.distributed.initialize() with cluster auto-detection.",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Libraries whose INFO lines would drown the training log (Orbax logs every
@@ -49,19 +52,78 @@ _QUIET_PATHS = ("/orbax/",)
 
 
 class _QuietLibraries(std_logging.Filter):
-
   def filter(self, record: std_logging.LogRecord) -> bool:
     return record.levelno >= std_logging.WARNING or not any(
-        p in record.pathname for p in _QUIET_PATHS)
+      p in record.pathname for p in _QUIET_PATHS
+    )
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _config_arg(argv: list[str]) -> str:
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      return arg.split("=", 1)[1]
+    if arg == "--config" and i + 1 < len(argv):
+      return argv[i + 1]
+  return "?"
+
+
+def describe_flag_error(e: Exception, argv: list[str]) -> str:
+  """One line for a flag or config-file problem (no nested traceback)."""
+  text = str(e).strip()
+  lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+  path = _config_arg(argv).split(":")[0]
+  if "Failed loading config file" in text or "failure to load" in text:
+    return (
+      f"cannot read config file {path!r} ({lines[-1]}); pass an existing"
+      " file, e.g. --config configs/fashion_mnist_ssgan.py"
+    )
+  if "Traceback" in text:  # an exception raised inside get_config()
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
+  if "get_config" in text:
+    return (
+      f"config file {path!r} does not define get_config(); every config"
+      " file must (see configs/fashion_mnist_ssgan.py)"
+    )
+  if isinstance(e, (AttributeError, KeyError)):
+    # ml_collections nests a KeyError's repr (with a did-you-mean hint).
+    detail = text.strip('"').replace("\\n", " ").replace("\\'", "'")
+    return (
+      f"a --config.<field> override names a field that does not exist"
+      f" ({detail}); check its spelling in {path}"
+    )
+  return " ".join(lines) + " (see --help)"
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """Parses flags and loads the config, reporting any problem in one line.
+
+  `config_flags` raises plain exceptions for bad overrides and reports a
+  config file it could not load only when the config is first used; both
+  would otherwise end in a traceback.
+  """
+  try:
+    rest = flags.FLAGS(argv)
+    _CONFIG.value.keys()  # forces the deferred load error, if any
+  except Exception as e:  # pylint: disable=broad-except
+    _fail(describe_flag_error(e, argv))
+  return rest
 
 
 def init_processes() -> None:
   """Initialises jax.distributed when launched as one of several processes."""
-  if _COORDINATOR.value or _NUM_PROCESSES.value or _PROCESS_ID.value is not None:
+  if (
+    _COORDINATOR.value or _NUM_PROCESSES.value or _PROCESS_ID.value is not None
+  ):
     jax.distributed.initialize(
-        coordinator_address=_COORDINATOR.value,
-        num_processes=_NUM_PROCESSES.value,
-        process_id=_PROCESS_ID.value)
+      coordinator_address=_COORDINATOR.value,
+      num_processes=_NUM_PROCESSES.value,
+      process_id=_PROCESS_ID.value,
+    )
   elif _DISTRIBUTED.value == "auto":
     jax.distributed.initialize()
 
@@ -76,8 +138,12 @@ def main(argv):
   tf.config.set_visible_devices([], "GPU")
   jax.config.update("jax_threefry_partitionable", True)
   init_processes()
-  logging.info("JAX: %d processes, %d devices (%s).", jax.process_count(),
-               jax.device_count(), jax.devices()[0].platform)
+  logging.info(
+    "JAX: %d processes, %d devices (%s).",
+    jax.process_count(),
+    jax.device_count(),
+    jax.devices()[0].platform,
+  )
   from ssgan_jax import train  # pylint: disable=g-import-not-at-top
 
   try:
@@ -85,7 +151,18 @@ def main(argv):
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except errors.Preempted as e:
+    print(str(e), file=sys.stderr)
+    sys.exit(128 + e.signum)
+
+
+def _make_configs_importable() -> None:
+  """Config files import `configs.common`; find it from any working dir."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  if root not in sys.path:
+    sys.path.append(root)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _make_configs_importable()  # before app.run parses --config
+  app.run(main, flags_parser=parse_flags)

@@ -6,7 +6,8 @@ name given in the config. An unknown name lists the known ones, so a typo in
 """
 
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Generic
+from typing import TypeVar
 
 from ssgan_jax import errors
 
@@ -21,14 +22,16 @@ class Registry(Generic[T]):
     self.kind = kind
     self._items: dict[str, T] = {}
 
-  def register(self, name: str, obj: T | None = None, *, overwrite: bool = False):
+  def register(
+    self, name: str, obj: T | None = None, *, overwrite: bool = False
+  ):
     """Registers `obj` under `name`; usable as a decorator when obj is None."""
 
     def _add(o: T) -> T:
       if name in self._items and not overwrite:
         raise ValueError(
-            f"{self.kind} {name!r} is already registered; pass overwrite=True"
-            " to replace it."
+          f"{self.kind} {name!r} is already registered; pass overwrite=True"
+          " to replace it."
         )
       self._items[name] = o
       return o
@@ -48,7 +51,7 @@ class Registry(Generic[T]):
     except KeyError:
       known = ", ".join(sorted(self._items)) or "(none)"
       raise errors.ConfigError(
-          f"unknown {self.kind} {name!r}; known {self.kind}s: {known}."
+        f"unknown {self.kind} {name!r}; choose one of: {known}."
       ) from None
 
   def names(self) -> list[str]:
@@ -59,4 +62,3 @@ class Registry(Generic[T]):
 
   def __iter__(self) -> Iterator[str]:
     return iter(sorted(self._items))
-

@@ -10,7 +10,9 @@ all-reduce, and BatchNorm statistics are computed over the global batch.
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ssgan_jax import errors
 
@@ -21,7 +23,7 @@ def make_mesh(mesh_config) -> Mesh:
   axes = tuple(mesh_config.axes)
   if len(shape) != len(axes):
     raise errors.ConfigError(
-        f"mesh.shape {tuple(shape)} and mesh.axes {axes} differ in length."
+      f"mesh.shape {tuple(shape)} and mesh.axes {axes} differ in length."
     )
   if "data" not in axes:
     raise errors.ConfigError(f"mesh.axes {axes} must include 'data'.")
@@ -31,14 +33,14 @@ def make_mesh(mesh_config) -> Mesh:
   known = int(np.prod([d for d in shape if d != -1]))
   if any(d == 0 or d < -1 for d in shape) or n % known:
     raise errors.ConfigError(
-        f"mesh.shape {tuple(shape)} does not fit {n} devices; use positive"
-        " sizes whose product divides the device count, or -1 for 'the rest'."
+      f"mesh.shape {tuple(shape)} does not fit {n} devices; use positive"
+      " sizes whose product divides the device count, or -1 for 'the rest'."
     )
   shape = [n // known if d == -1 else d for d in shape]
   if int(np.prod(shape)) != n:
     raise errors.ConfigError(
-        f"mesh.shape {tuple(shape)} uses {int(np.prod(shape))} of {n} devices;"
-        " use -1 on one axis to take all devices."
+      f"mesh.shape {tuple(shape)} uses {int(np.prod(shape))} of {n} devices;"
+      " use -1 on one axis to take all devices."
     )
   devices = np.asarray(jax.devices()).reshape(shape)
   return Mesh(devices, axes)
@@ -63,16 +65,19 @@ def check_batch_size(batch_size: int, mesh: Mesh, group: int = 1) -> None:
   """Global batch must split evenly over devices (and view groups)."""
   n = data_size(mesh)
   if batch_size % (n * group):
-    what = f"{n} devices" if group == 1 else (
-        f"{n} devices x {group} (the lcm of 1/fraction of the ssl tasks)")
+    what = (
+      f"{n} devices"
+      if group == 1
+      else (f"{n} devices x {group} (the lcm of 1/fraction of the ssl tasks)")
+    )
     raise errors.ConfigError(
-        f"batch_size={batch_size} is not divisible by {what}; use a multiple"
-        f" of {n * group}."
+      f"batch_size={batch_size} is not divisible by {what}; use a multiple"
+      f" of {n * group}."
     )
   if batch_size % jax.process_count():
     raise errors.ConfigError(
-        f"batch_size={batch_size} is not divisible by the {jax.process_count()}"
-        " processes."
+      f"batch_size={batch_size} is not divisible by the {jax.process_count()}"
+      " processes."
     )
 
 
@@ -82,4 +87,19 @@ def host_to_global(local: np.ndarray, mesh: Mesh, batch_axis: int = 1):
   global_shape = list(local.shape)
   global_shape[batch_axis] *= jax.process_count()
   return jax.make_array_from_process_local_data(
-      sharding, local, tuple(global_shape))
+    sharding, local, tuple(global_shape)
+  )
+
+
+def to_host(tree):
+  """Fully replicated jax.Arrays -> numpy, also when other processes hold
+  devices of the mesh (where `jax.device_get` would refuse)."""
+
+  def get(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      if not x.is_fully_replicated:
+        raise ValueError(f"to_host needs replicated arrays, got {x.sharding}")
+      return np.asarray(x.addressable_data(0))
+    return np.asarray(jax.device_get(x))
+
+  return jax.tree.map(get, tree)

@@ -43,11 +43,13 @@ class GANState:
 
 OPTIMIZERS = registry.Registry("optimizer")
 OPTIMIZERS.register(
-    "adam",
-    lambda c: optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.get("eps", 1e-8)),
+  "adam",
+  lambda c: optax.adam(
+    c.learning_rate, b1=c.b1, b2=c.b2, eps=c.get("eps", 1e-8)
+  ),
 )
 OPTIMIZERS.register(
-    "sgd", lambda c: optax.sgd(c.learning_rate, momentum=c.get("momentum", None))
+  "sgd", lambda c: optax.sgd(c.learning_rate, momentum=c.get("momentum", None))
 )
 
 
@@ -69,19 +71,20 @@ def build_components(config: ml_collections.ConfigDict) -> Components:
   tasks = tuple(ssl.build_tasks(config))
   g, d = models.build_models(config, [(t.name, t.num_classes) for t in tasks])
   return Components(
-      generator=g,
-      discriminator=d,
-      g_tx=OPTIMIZERS.get(config.optimizer.g.name)(config.optimizer.g),
-      d_tx=OPTIMIZERS.get(config.optimizer.d.name)(config.optimizer.d),
-      tasks=tasks,
-      loss=losses.get(config.loss.name),
-      penalty=penalties.get(config.penalty.name),
-      config=config,
+    generator=g,
+    discriminator=d,
+    g_tx=OPTIMIZERS.get(config.optimizer.g.name)(config.optimizer.g),
+    d_tx=OPTIMIZERS.get(config.optimizer.d.name)(config.optimizer.d),
+    tasks=tasks,
+    loss=losses.get(config.loss.name),
+    penalty=penalties.get(config.penalty.name),
+    config=config,
   )
 
 
-def apply_net(module: nn.Module, net_params, net_vars, x, *, train: bool,
-              mutable=()):
+def apply_net(
+  module: nn.Module, net_params, net_vars, x, *, train: bool, mutable=()
+):
   """Applies a module functionally; returns (out, updated collections).
 
   Collections listed in `mutable` come back updated (and only when `train`);
@@ -103,7 +106,7 @@ def sample_z(rng: jax.Array, n: int, config: ml_collections.ConfigDict):
   if dist == "uniform":  # compare_gan: U[-1, 1]
     return jax.random.uniform(rng, shape, jnp.float32, -1.0, 1.0)
   raise errors.ConfigError(
-      f"model.z_distribution={dist!r} is unknown; use 'normal' or 'uniform'."
+    f"model.z_distribution={dist!r} is unknown; use 'normal' or 'uniform'."
   )
 
 
@@ -113,17 +116,19 @@ def init_state(comps: Components, rng: jax.Array) -> GANState:
   g_rng, d_rng = jax.random.split(rng)
   size, ch = config.dataset.image_size, config.dataset.channels
   g_vars = comps.generator.init(
-      g_rng, jnp.zeros((2, config.model.z_dim), jnp.float32), train=False)
+    g_rng, jnp.zeros((2, config.model.z_dim), jnp.float32), train=False
+  )
   d_vars = comps.discriminator.init(
-      d_rng, jnp.zeros((2, size, size, ch), jnp.float32), train=False)
+    d_rng, jnp.zeros((2, size, size, ch), jnp.float32), train=False
+  )
   g_params, g_rest = _split(g_vars)
   d_params, d_rest = _split(d_vars)
   ema = g_params if config.ema.decay > 0 else None
   return GANState(
-      step=jnp.zeros((), jnp.int32),
-      g=NetState(g_params, g_rest, comps.g_tx.init(g_params)),
-      d=NetState(d_params, d_rest, comps.d_tx.init(d_params)),
-      g_ema=jax.tree.map(jnp.copy, ema) if ema is not None else None,
+    step=jnp.zeros((), jnp.int32),
+    g=NetState(g_params, g_rest, comps.g_tx.init(g_params)),
+    d=NetState(d_params, d_rest, comps.d_tx.init(d_params)),
+    g_ema=jax.tree.map(jnp.copy, ema) if ema is not None else None,
   )
 
 
@@ -133,6 +138,27 @@ def _split(variables):
   return params, variables
 
 
-def sampling_params(state: GANState):
-  """G parameters to sample with: the EMA when kept, else the live ones."""
-  return state.g_ema if state.g_ema is not None else state.g.params
+def generate_samples(comps: Components, state: GANState, z: jax.Array):
+  """Images [N, H, W, C] from latent codes `z` [N, Z] for grids and metrics.
+
+  Without an EMA, G runs in eval mode with its BatchNorm running averages.
+  With an EMA, the running averages belong to the live weights, not to the
+  averaged ones, and using them collapses the samples (measured on the
+  default run: every sample became the same blurry top). The EMA weights are
+  therefore normalised with the statistics of the sampled batch itself
+  (batch of >= 64 codes; the statistics are discarded, nothing is stored).
+  """
+  if state.g_ema is None:
+    out, _ = apply_net(
+      comps.generator, state.g.params, state.g.variables, z, train=False
+    )
+  else:
+    out, _ = apply_net(
+      comps.generator,
+      state.g_ema,
+      state.g.variables,
+      z,
+      train=True,
+      mutable=["batch_stats"],
+    )
+  return out

@@ -8,14 +8,16 @@ init -> jit the step once -> loop. The run resumes automatically from the
 newest checkpoint in `workdir/checkpoints`.
 """
 
+import contextlib
 import functools
 import json
 import os
 import pathlib
+import signal
+import threading
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -31,7 +33,6 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
-from ssgan_jax.models import layers
 from ssgan_jax.ssl import layout
 
 
@@ -49,8 +50,8 @@ def prepare_workdir(workdir: str) -> pathlib.Path:
     probe.unlink()
   except OSError as e:
     raise errors.UserError(
-        f"workdir {path} is not writable ({e.strerror}); choose another"
-        " --workdir."
+      f"workdir {path} is not writable ({e.strerror}); choose another"
+      " --workdir."
     ) from None
   return path
 
@@ -71,23 +72,19 @@ def flat_hparams(config: ml_collections.ConfigDict) -> dict:
         walk(f"{prefix}{k}.", value[k])
     else:
       out[prefix[:-1]] = (
-          value if isinstance(value, (int, float, str, bool)) else str(value))
+        value if isinstance(value, (int, float, str, bool)) else str(value)
+      )
 
   walk("", config)
   return out
 
 
 def make_sample_fn(comps: state_lib.Components, mesh, z: jax.Array):
-  """Jitted `state -> images [N, H, W, C]` for a fixed `z` (G eval mode)."""
-  repl = sharding.replicated(mesh)
-
-  def sample(st: state_lib.GANState):
-    params = state_lib.sampling_params(st)
-    out, _ = state_lib.apply_net(
-        comps.generator, params, st.g.variables, z, train=False)
-    return out
-
-  return jax.jit(sample, out_shardings=repl)
+  """Jitted `state -> images [N, H, W, C]` for a fixed `z`."""
+  return jax.jit(
+    lambda st: state_lib.generate_samples(comps, st, z),
+    out_shardings=sharding.replicated(mesh),
+  )
 
 
 def check_finite(metrics: dict, step: int) -> None:
@@ -95,10 +92,51 @@ def check_finite(metrics: dict, step: int) -> None:
   bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v))]
   if bad:
     raise errors.UserError(
-        f"non-finite {', '.join(sorted(bad))} at step {step}; training stopped"
-        " and the last good checkpoint was kept. Lower the learning rates or"
-        " check the data."
+      f"non-finite {', '.join(sorted(bad))} at step {step}; training stopped"
+      " and the last good checkpoint was kept. Lower the learning rates or"
+      " check the data."
     )
+
+
+class StopSignal:
+  """Records SIGTERM/SIGINT so the loop can checkpoint and stop cleanly.
+
+  Only the main thread can install handlers; elsewhere (e.g. a test calling
+  `train_and_evaluate` from a worker thread) the default behaviour stays.
+  """
+
+  def __init__(self):
+    self.signum: int | None = None
+
+  @contextlib.contextmanager
+  def installed(self):
+    if threading.current_thread() is not threading.main_thread():
+      yield self
+      return
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum, frame):
+      del frame
+      self.signum = signum
+
+    for s in old:
+      signal.signal(s, handler)
+    try:
+      yield self
+    finally:
+      for s, h in old.items():
+        signal.signal(s, h)
+
+  def received(self) -> bool:
+    """True on every process if any process got a signal."""
+    flag = self.signum is not None
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+      flag = bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+      if flag and self.signum is None:
+        self.signum = signal.SIGTERM
+    return flag
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
@@ -111,82 +149,113 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   comps = state_lib.build_components(config)
   mesh = sharding.make_mesh(config.mesh)
   sharding.check_batch_size(
-      config.batch_size, mesh, layout.group_size(list(comps.tasks)))
-  init_rng, train_rng, sample_rng = jax.random.split(
-      jax.random.key(config.seed), 3)
+    config.batch_size, mesh, layout.group_size(list(comps.tasks))
+  )
   repl = sharding.replicated(mesh)
+  # Named streams, born replicated on the mesh (no implicit transfers; on
+  # several processes every process holds the same keys).
+  init_rng, train_rng, sample_rng = jax.jit(
+    lambda: tuple(jax.random.split(jax.random.key(config.seed), 3)),
+    out_shardings=repl,
+  )()
+
+  # Data before anything is compiled: a missing dataset fails in seconds.
+  source = input_pipeline.create_source(config)
 
   # --- State: shapes first, then restore or sharded init -------------------
   init_fn = functools.partial(state_lib.init_state, comps)
   abstract = jax.eval_shape(init_fn, init_rng)
   ckpt = checkpointing.Checkpointer(
-      workdir / "checkpoints", config.max_checkpoints_to_keep)
+    workdir / "checkpoints", config.max_checkpoints_to_keep
+  )
   state = ckpt.restore_latest(
-      checkpointing.abstract_with_shardings(abstract, repl))
+    checkpointing.abstract_with_shardings(abstract, repl)
+  )
   if state is None:
     state = jax.jit(init_fn, out_shardings=repl)(init_rng)
     start = 0
   else:
-    start = int(jax.device_get(state.step))
+    start = int(sharding.to_host(state.step))
     logging.info("Resumed from %s at step %d.", ckpt.directory, start)
   if is_main:
     write_json_atomic(workdir / "config.json", config.to_dict())
 
   writer = metric_writers.create_default_writer(
-      str(workdir), just_logging=not is_main, asynchronous=True)
+    str(workdir), just_logging=not is_main, asynchronous=True
+  )
   if start == 0:
     writer.write_hparams(flat_hparams(config))
-    parameter_overview.log_parameter_overview(state.g.params, msg="G params")
-    parameter_overview.log_parameter_overview(state.d.params, msg="D params")
+    if is_main:
+      for name, params in (("G", state.g.params), ("D", state.d.params)):
+        parameter_overview.log_parameter_overview(
+          sharding.to_host(params), msg=f"{name} params"
+        )
 
   # --- Compile -------------------------------------------------------------
   batch_sh = sharding.batch_sharding(mesh, 5, batch_axis=1)
   step_fn = jax.jit(
-      train_step.make_train_step(comps, mesh),
-      in_shardings=(repl, batch_sh, repl),
-      out_shardings=(repl, repl),
-      donate_argnums=0,
+    train_step.make_train_step(comps, mesh),
+    in_shardings=(repl, batch_sh, repl),
+    out_shardings=(repl, repl),
+    donate_argnums=0,
   )
   z_fixed = jax.jit(
-      lambda k: state_lib.sample_z(k, config.num_sample_images, config),
-      out_shardings=repl)(sample_rng)
+    lambda k: state_lib.sample_z(k, config.num_sample_images, config),
+    out_shardings=repl,
+  )(sample_rng)
   sample_fn = make_sample_fn(comps, mesh, z_fixed)
-  source = input_pipeline.create_source(config, start)
 
   # --- Loop ----------------------------------------------------------------
   total = config.total_steps
   report = periodic_actions.ReportProgress(
-      num_train_steps=total, writer=writer, every_secs=None,
-      every_steps=config.log_every_steps)
-  window: list[dict] = []
+    num_train_steps=total,
+    writer=writer,
+    every_secs=None,
+    every_steps=config.log_every_steps,
+  )
+  window: list[dict] = []  # device metrics since the last host fetch
   t0 = time.time()
-  for step in range(start, total):
-    images = sharding.host_to_global(source.host_batch(step), mesh)
-    with jax.transfer_guard("disallow"):
-      state, metrics = step_fn(state, images, train_rng)
-    done = step + 1
-    window.append(metrics)
-    report(done)
-    last = done == total
-    if is_due(done, config.log_every_steps, total) or is_due(
-        done, config.checkpoint_every_steps, total):
-      host = jax.device_get(window)
-      window = []
-      summary = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
-      check_finite(summary, done)
-      if is_due(done, config.log_every_steps, total):
-        writer.write_scalars(done, summary)
-    if is_main and is_due(done, config.sample_every_steps, total):
-      grid = images_lib.save_grid(
-          jax.device_get(sample_fn(state)),
-          workdir / "samples" / f"step_{done:07d}.png")
-      writer.write_images(done, {"samples": grid[None]})
-    if is_due(done, config.checkpoint_every_steps, total):
-      ckpt.save(done, state, force=last)
+  with StopSignal().installed() as stop:
+    for step in range(start, total):
+      images = sharding.host_to_global(source.host_batch(step), mesh)
+      with jax.transfer_guard("disallow"):
+        state, metrics = step_fn(state, images, train_rng)
+      done = step + 1
+      window.append(metrics)
+      report(done)
+      log_now = is_due(done, config.log_every_steps, total)
+      save_now = is_due(done, config.checkpoint_every_steps, total)
+      stopping = stop.received()
+      if log_now or save_now or stopping:
+        # Fetch before saving: a non-finite loss stops the run here, so the
+        # last good checkpoint is never overwritten by a broken state.
+        host = sharding.to_host(window)
+        window = []
+        summary = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+        check_finite(summary, done)
+        if log_now:
+          writer.write_scalars(done, summary)
+      if is_due(done, config.sample_every_steps, total):
+        # Every process runs the (global) sampling computation; only the
+        # first one writes files.
+        samples = sharding.to_host(sample_fn(state))
+        if is_main:
+          grid = images_lib.save_grid(
+            samples, workdir / "samples" / f"step_{done:07d}.png"
+          )
+          writer.write_images(done, {"samples": grid[None]})
+      if save_now or stopping:
+        ckpt.save(done, state, force=True)
+      if stopping:
+        ckpt.wait()
+        writer.flush()
+        ckpt.close()
+        raise errors.Preempted(stop.signum, done, str(ckpt.directory))
   ckpt.wait()
   writer.flush()
-  if start < total:
-    logging.info("Trained steps %d..%d in %.1f s.", start, total,
-                 time.time() - t0)
   ckpt.close()
+  if start < total:
+    logging.info(
+      "Trained steps %d..%d in %.1f s.", start, total, time.time() - t0
+    )
   return state

@@ -28,7 +28,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ssgan_jax import state as state_lib
 from ssgan_jax.models import layers
@@ -72,11 +74,13 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
   def generate(g_params, g_vars, rng, n, *, train):
     z = constrain(state_lib.sample_z(rng, n, config))  # [B, Z]
     return state_lib.apply_net(
-        g_mod, g_params, g_vars, z, train=train, mutable=[layers.BATCH_STATS])
+      g_mod, g_params, g_vars, z, train=train, mutable=[layers.BATCH_STATS]
+    )
 
   def d_apply(d_params, d_vars, x, *, train):
     return state_lib.apply_net(
-        d_mod, d_params, d_vars, x, train=train, mutable=[layers.SPECTRAL])
+      d_mod, d_params, d_vars, x, train=train, mutable=[layers.SPECTRAL]
+    )
 
   def d_update(st: state_lib.GANState, images, rng):
     """One D step on reals `images` [B, H, W, C]."""
@@ -87,16 +91,22 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
     fake, _ = generate(st.g.params, st.g.variables, k_z, b, train=True)
     fake = jax.lax.stop_gradient(fake)
     x_real, real_slots = layout.pack(
-        tasks, images, _task_keys(k_real, tasks), s_all)
+      tasks, images, _task_keys(k_real, tasks), s_all
+    )
     x_fake, fake_slots = layout.pack(
-        d_fake_tasks, fake, _task_keys(k_fake, d_fake_tasks), s_all,
-        offset=x_real.shape[1])
+      d_fake_tasks,
+      fake,
+      _task_keys(k_fake, d_fake_tasks),
+      s_all,
+      offset=x_real.shape[1],
+    )
     x = jnp.concatenate([x_real, x_fake], axis=1)  # [G, Vr + Vf, H, W, C]
     g_rows, v = x.shape[:2]
 
     def loss_fn(d_params):
       (gan, extras), new_vars = d_apply(
-          d_params, st.d.variables, layout.flatten(x), train=True)
+        d_params, st.d.variables, layout.flatten(x), train=True
+      )
       gan = gan.reshape(g_rows, v)  # [G, V]
       real_logit = layout.upright(gan, 0, s_all)  # [B]
       fake_logit = layout.upright(gan, x_real.shape[1], s_all)  # [B]
@@ -105,10 +115,10 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       pen = comps.penalty(d_fn, images, fake, k_pen)
       total = gan_w * d_gan + pen_w * pen
       metrics = {
-          "d/gan_loss": d_gan,
-          "d/penalty": pen,
-          "d/real_logit": jnp.mean(real_logit),
-          "d/fake_logit": jnp.mean(fake_logit),
+        "d/gan_loss": d_gan,
+        "d/penalty": pen,
+        "d/real_logit": jnp.mean(real_logit),
+        "d/fake_logit": jnp.mean(fake_logit),
       }
       for task in tasks:
         aux = extras["aux_logits"][task.name].reshape(g_rows, v, -1)
@@ -121,14 +131,16 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
         t_loss, t_metrics = task.d_loss(real_l, fake_l, labels)
         total = total + task.weight_d * t_loss
         metrics[f"ssl/{task.name}/d_loss"] = t_loss
-        metrics.update({f"ssl/{task.name}/{k}": m for k, m in t_metrics.items()})
+        metrics.update(
+          {f"ssl/{task.name}/{k}": m for k, m in t_metrics.items()}
+        )
       metrics["d/loss"] = total
       return total, (new_vars, metrics)
 
     grads, (new_vars, metrics) = jax.grad(loss_fn, has_aux=True)(st.d.params)
     updates, opt_state = comps.d_tx.update(grads, st.d.opt_state, st.d.params)
     params = optax.apply_updates(st.d.params, updates)
-    metrics["d/grad_norm"] = optax.global_norm(grads)
+    metrics["d/grad_norm"] = optax.tree.norm(grads)
     d = state_lib.NetState(params, new_vars, opt_state)
     return st.replace(d=d), metrics
 
@@ -141,7 +153,8 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       g_rows, v = x.shape[:2]
       # D's statistics are computed but not stored in the G pass.
       (gan, extras), _ = d_apply(
-          st.d.params, st.d.variables, layout.flatten(x), train=False)
+        st.d.params, st.d.variables, layout.flatten(x), train=False
+      )
       gan = gan.reshape(g_rows, v)
       fake_logit = layout.upright(gan, 0, s_all)
       g_gan = comps.loss.g(fake_logit)
@@ -151,22 +164,27 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
         aux = extras["aux_logits"][task.name].reshape(g_rows, v, -1)
         slot, labels = slots[task.name]
         t_loss, t_metrics = task.g_loss(
-            layout.task_logits(aux, slot, 0, s_all), labels)
+          layout.task_logits(aux, slot, 0, s_all), labels
+        )
         total = total + task.weight_g * t_loss
         metrics[f"ssl/{task.name}/g_loss"] = t_loss
-        metrics.update({f"ssl/{task.name}/{k}": m for k, m in t_metrics.items()})
+        metrics.update(
+          {f"ssl/{task.name}/{k}": m for k, m in t_metrics.items()}
+        )
       metrics["g/loss"] = total
       return total, (new_g_vars, metrics)
 
     grads, (new_vars, metrics) = jax.grad(loss_fn, has_aux=True)(st.g.params)
     updates, opt_state = comps.g_tx.update(grads, st.g.opt_state, st.g.params)
     params = optax.apply_updates(st.g.params, updates)
-    metrics["g/grad_norm"] = optax.global_norm(grads)
+    metrics["g/grad_norm"] = optax.tree.norm(grads)
     ema = st.g_ema
     if ema is not None:
       # Before ema.start_step the EMA tracks G exactly (decay 0).
       decay = jnp.where(st.step >= ema_start, ema_decay, 0.0)
-      ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+      ema = jax.tree.map(
+        lambda e, p: decay * e + (1.0 - decay) * p, ema, params
+      )
     g = state_lib.NetState(params, new_vars, opt_state)
     return st.replace(g=g, g_ema=ema), metrics
 
@@ -174,7 +192,7 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
 
 
 def make_train_step(
-    comps: state_lib.Components, mesh: Mesh | None = None
+  comps: state_lib.Components, mesh: Mesh | None = None
 ) -> Callable[..., tuple[state_lib.GANState, Metrics]]:
   """Builds `step(state, images [n_dis, B, H, W, C], rng) -> (state, metrics)`.
 

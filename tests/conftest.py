@@ -7,12 +7,13 @@ import os
 import sys
 
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "")
-    + " --xla_force_host_platform_device_count=8").strip()
+  os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_threefry_partitionable", True)
@@ -42,3 +43,23 @@ def devices8():
   if len(devs) < 8:
     pytest.fail("tests need 8 fake CPU devices (XLA_FLAGS was set too late)")
   return devs[:8]
+
+
+def load_checkpoint(step_dir):
+  """A saved GANState as nested dicts of numpy arrays, onto device 0.
+
+  Restoring with an explicit target works whatever device topology wrote
+  the checkpoint (e.g. two processes).
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  path = os.path.join(str(step_dir), "default")
+  dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  with ocp.StandardCheckpointer() as ckptr:
+    meta = ckptr.metadata(path)
+    tree = getattr(meta, "item_metadata", meta)
+    target = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), tree
+    )
+    restored = ckptr.restore(path, target)
+  return jax.tree.map(lambda x: np.asarray(x), restored)

@@ -42,7 +42,9 @@ def test_wasserstein():
 
 
 def test_unknown_loss_lists_known():
-  with pytest.raises(errors.ConfigError, match="hinge, non_saturating"):
+  with pytest.raises(
+    errors.ConfigError, match="choose one of: hinge, non_saturating"
+  ):
     losses.get("hinj")
 
 
@@ -53,8 +55,7 @@ def test_no_penalty_is_zero():
 def test_wgan_gp_linear_critic():
   # D(x) = <w, x>: the input gradient is w everywhere, so the penalty is
   # (||w|| - 1)^2 for any interpolate. ||w|| = 3 -> 4.
-  w = jnp.zeros((2, 2, 1)).at[0, 0, 0].set(2.0).at[1, 1, 0].set(
-      math.sqrt(5.0))
+  w = jnp.zeros((2, 2, 1)).at[0, 0, 0].set(2.0).at[1, 1, 0].set(math.sqrt(5.0))
   d_fn = lambda x: jnp.sum(x * w, axis=(1, 2, 3))
   real = jnp.ones((3, 2, 2, 1))
   fake = -jnp.ones((3, 2, 2, 1))
@@ -65,7 +66,7 @@ def test_wgan_gp_linear_critic():
 def test_wgan_gp_quadratic_critic_uses_interpolates():
   # D(x) = 0.5 * sum(x^2): gradient x_hat; with real = fake = c the
   # interpolate is c whatever eps is, so the penalty is (||c|| - 1)^2.
-  c = jnp.full((2, 1, 2, 1), 0.5)  # ||c|| = 1 -> penalty 0
+  c = jnp.full((2, 1, 4, 1), 0.5)  # per example ||c|| = 1 -> penalty 0
   d_fn = lambda x: 0.5 * jnp.sum(x**2, axis=(1, 2, 3))
   pen = penalties.get("wgan_gp")(d_fn, c, c, jax.random.key(1))
   assert pen == pytest.approx(0.0, abs=1e-6)

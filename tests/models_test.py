@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import tiny_config
+
 from ssgan_jax import errors
 from ssgan_jax import models
 from ssgan_jax.models import layers
@@ -16,20 +16,31 @@ def _count(tree):
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
-@pytest.mark.parametrize("channels,g_count,d_count", [
+@pytest.mark.parametrize(
+  "channels,g_count,d_count",
+  [
     (3, 4_276_739, 1_054_341),  # torch-mimicry SSGAN32 (RGB)
     (1, 4_272_129, 1_051_781),  # the same nets on 1-channel images
-])
+  ],
+)
 def test_paper_param_counts(channels, g_count, d_count):
-  c = tiny_config(**{"dataset.channels": channels,
-                     "model.generator.width": 256,
-                     "model.discriminator.width": 128,
-                     "model.z_dim": 128})
+  c = tiny_config(
+    **{
+      "dataset.channels": channels,
+      "model.generator.width": 256,
+      "model.discriminator.width": 128,
+      "model.z_dim": 128,
+    }
+  )
   g, d = models.build_models(c)
-  gv = jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros((2, 128)),
-                                     train=False))
-  dv = jax.eval_shape(lambda: d.init(
-      jax.random.key(0), jnp.zeros((2, 32, 32, channels)), train=False))
+  gv = jax.eval_shape(
+    lambda: g.init(jax.random.key(0), jnp.zeros((2, 128)), train=False)
+  )
+  dv = jax.eval_shape(
+    lambda: d.init(
+      jax.random.key(0), jnp.zeros((2, 32, 32, channels)), train=False
+    )
+  )
   assert _count(gv["params"]) == g_count
   assert _count(dv["params"]) == d_count
   assert set(gv) == {"params", layers.BATCH_STATS}
@@ -57,7 +68,8 @@ def test_gan_only_discriminator_has_no_aux_head():
   c.ssl = {}
   _, d = models.build_models(c)
   dv = d.init(jax.random.key(1), jnp.zeros((2, 32, 32, 1)), train=False)
-  assert "rotation_head_sn" not in dv["params"]
+  assert "rotation_head" not in dv["params"]
+  assert "gan_head" in dv["params"]
   _, extras = d.apply(dv, jnp.zeros((2, 32, 32, 1)), train=False)
   assert extras["aux_logits"] == {}
 
@@ -70,9 +82,10 @@ def test_spectral_norm_sigma_converges_to_top_singular_value():
   spectral = v["spectral"]
   for _ in range(60):  # power iteration: one step per call
     spectral = step({**v, "spectral": spectral})["spectral"]
-  kernel = v["params"]["block2"]["conv1_sn"]["conv1"]["kernel"]
-  top = np.linalg.svd(np.asarray(kernel).reshape(-1, kernel.shape[-1]),
-                      compute_uv=False)[0]
+  kernel = v["params"]["block2"]["conv1"]["kernel"]
+  top = np.linalg.svd(
+    np.asarray(kernel).reshape(-1, kernel.shape[-1]), compute_uv=False
+  )[0]
   sigma = spectral["block2"]["conv1_sn"]["SpectralNorm_0"]["conv1/kernel/sigma"]
   assert float(sigma) == pytest.approx(top, rel=1e-3)
 
@@ -100,7 +113,7 @@ def test_batchnorm_stats_move_only_in_train():
 
 
 def test_unknown_architecture_and_bad_size():
-  with pytest.raises(errors.ConfigError, match="known generators: resnet32"):
+  with pytest.raises(errors.ConfigError, match="choose one of: resnet32"):
     models.build_models(tiny_config(**{"model.generator.name": "dcgan9"}))
   with pytest.raises(errors.ConfigError, match="image sizes"):
     models.build_models(tiny_config(**{"dataset.image_size": 64}))

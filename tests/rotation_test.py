@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ssgan_jax import errors
 from ssgan_jax.ssl import layout
@@ -40,10 +42,13 @@ def test_rotate4_rejects_non_square():
 def test_rotate4_sharded_has_no_communication(devices8):
   mesh = Mesh(np.asarray(devices8), ("data",))
   sh = NamedSharding(mesh, P("data"))
-  x = jax.device_put(jnp.arange(16 * 4 * 4, dtype=jnp.float32).reshape(
-      16, 4, 4, 1), sh)
-  fn = jax.jit(lambda y: rotation.rotate4(y)[0],
-               out_shardings=NamedSharding(mesh, P("data")))
+  x = jax.device_put(
+    jnp.arange(16 * 4 * 4, dtype=jnp.float32).reshape(16, 4, 4, 1), sh
+  )
+  fn = jax.jit(
+    lambda y: rotation.rotate4(y)[0],
+    out_shardings=NamedSharding(mesh, P("data")),
+  )
   hlo = fn.lower(x).compile().as_text()
   for op in ("all-gather", "all-to-all", "collective-permute", "all-reduce"):
     assert op not in hlo, op
@@ -52,20 +57,25 @@ def test_rotate4_sharded_has_no_communication(devices8):
   for shard in out.addressable_shards:
     idx = shard.index[0]
     np.testing.assert_array_equal(
-        shard.data, np.asarray(rotation.rotate4(x[idx])[0]))
+      shard.data, np.asarray(rotation.rotate4(x[idx])[0])
+    )
 
 
 def _task(fraction):
-  return rotation.Rotation(ml_collections.ConfigDict(
-      {"weight_d": 1.0, "weight_g": 0.2, "fraction": fraction}))
+  return rotation.Rotation(
+    ml_collections.ConfigDict(
+      {"weight_d": 1.0, "weight_g": 0.2, "fraction": fraction}
+    )
+  )
 
 
 @pytest.mark.parametrize("fraction", [1.0, 0.5, 0.25])
 def test_layout_pack_and_unpack(fraction):
   task = _task(fraction)
   s = layout.group_size([task])
-  x = jnp.asarray(np.random.default_rng(1).normal(size=(8, 4, 4, 1)),
-                  jnp.float32)
+  x = jnp.asarray(
+    np.random.default_rng(1).normal(size=(8, 4, 4, 1)), jnp.float32
+  )
   packed, slots = layout.pack([task], x, [jax.random.key(0)], s)
   n = 8 // task.stride  # examples with views
   assert packed.shape == (8 // s, s + (s // task.stride) * 3, 4, 4, 1)

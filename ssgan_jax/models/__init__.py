@@ -29,26 +29,27 @@ def compute_dtype(config: ml_collections.ConfigDict):
   name = config.model.get("compute_dtype", "float32")
   if name not in _DTYPES:
     raise errors.ConfigError(
-        f"model.compute_dtype={name!r} is not supported; use one of "
-        + ", ".join(_DTYPES) + "."
+      f"model.compute_dtype={name!r} is not supported; use one of "
+      + ", ".join(_DTYPES)
+      + "."
     )
   return _DTYPES[name]
 
 
 def _resnet32_g(config):
   return resnet32.Generator32(
-      width=config.model.generator.width,
-      out_channels=config.dataset.channels,
-      dtype=compute_dtype(config),
+    width=config.model.generator.width,
+    out_channels=config.dataset.channels,
+    dtype=compute_dtype(config),
   )
 
 
 def _resnet32_d(config, aux_heads):
   return resnet32.Discriminator32(
-      width=config.model.discriminator.width,
-      aux_heads=tuple(aux_heads),
-      spectral_norm=config.model.discriminator.spectral_norm,
-      dtype=compute_dtype(config),
+    width=config.model.discriminator.width,
+    aux_heads=tuple(aux_heads),
+    spectral_norm=config.model.discriminator.spectral_norm,
+    dtype=compute_dtype(config),
   )
 
 
@@ -77,7 +78,7 @@ def build_models(config: ml_collections.ConfigDict, aux_heads=None):
     sizes = IMAGE_SIZES.get(name)
     if sizes is not None and size not in sizes:
       raise errors.ConfigError(
-          f"architecture {name!r} handles image sizes {list(sizes)}, but"
-          f" dataset.image_size={size}; pick a matching architecture or size."
+        f"architecture {name!r} handles image sizes {list(sizes)}, but"
+        f" dataset.image_size={size}; pick a matching architecture or size."
       )
   return g, d

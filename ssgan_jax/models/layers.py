@@ -9,7 +9,6 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 SPECTRAL = "spectral"
 BATCH_STATS = "batch_stats"
@@ -39,29 +38,29 @@ class MaybeSN(nn.Module):
     # mutable=['spectral']; in evaluation the power iteration runs but the
     # result is discarded, so evaluation never changes the model.
     return nn.SpectralNorm(self.layer, collection_name=SPECTRAL)(
-        x, update_stats=train
+      x, update_stats=train
     )
 
 
 def conv(features: int, kernel: int, gain: float, dtype: Any, name: str):
   return nn.Conv(
-      features,
-      (kernel, kernel),
-      padding="SAME",
-      kernel_init=xavier_uniform(gain),
-      bias_init=nn.initializers.zeros,
-      dtype=dtype,
-      name=name,
+    features,
+    (kernel, kernel),
+    padding="SAME",
+    kernel_init=xavier_uniform(gain),
+    bias_init=nn.initializers.zeros,
+    dtype=dtype,
+    name=name,
   )
 
 
 def dense(features: int, gain: float, dtype: Any, name: str):
   return nn.Dense(
-      features,
-      kernel_init=xavier_uniform(gain),
-      bias_init=nn.initializers.zeros,
-      dtype=dtype,
-      name=name,
+    features,
+    kernel_init=xavier_uniform(gain),
+    bias_init=nn.initializers.zeros,
+    dtype=dtype,
+    name=name,
   )
 
 

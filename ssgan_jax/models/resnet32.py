@@ -29,11 +29,11 @@ class GBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     bn = lambda name: nn.BatchNorm(
-        use_running_average=not train,
-        momentum=0.9,
-        epsilon=1e-5,
-        dtype=self.dtype,
-        name=name,
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=self.dtype,
+      name=name,
     )
     h = nn.relu(bn("bn1")(x))
     h = layers.upsample2(h)  # [B, 2H, 2W, C]
@@ -41,7 +41,7 @@ class GBlock(nn.Module):
     h = nn.relu(bn("bn2")(h))
     h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2")(h)
     sc = layers.conv(self.features, 1, 1.0, self.dtype, "shortcut")(
-        layers.upsample2(x)
+      layers.upsample2(x)
     )
     return h + sc
 
@@ -64,13 +64,19 @@ class Generator32(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     b = z.shape[0]
-    h = layers.dense(self.bottom * self.bottom * self.width, 1.0, self.dtype,
-                     "dense")(z)
+    h = layers.dense(
+      self.bottom * self.bottom * self.width, 1.0, self.dtype, "dense"
+    )(z)
     h = h.reshape(b, self.bottom, self.bottom, self.width)  # [B, 4, 4, W]
     for i in range(3):
       h = GBlock(self.width, self.dtype, name=f"block{i + 1}")(h, train=train)
-    h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     epsilon=1e-5, dtype=self.dtype, name="bn_out")(h)
+    h = nn.BatchNorm(
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=self.dtype,
+      name="bn_out",
+    )(h)
     h = nn.relu(h)
     h = layers.conv(self.out_channels, 3, 1.0, self.dtype, "conv_out")(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 32, 32, C] in [-1, 1]
@@ -89,14 +95,17 @@ class DBlock(nn.Module):
     sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
     h = nn.relu(x)
     h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
-        h, train=train)
+      h, train=train
+    )
     h = nn.relu(h)
     h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
-        h, train=train)
+      h, train=train
+    )
     sc = x
     if self.downsample or x.shape[-1] != self.features:
       sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
-          sc, train=train)
+        sc, train=train
+      )
     if self.downsample:
       h = layers.avgpool2(h)
       sc = layers.avgpool2(sc)
@@ -114,13 +123,16 @@ class OptimizedDBlock(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
     h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
-        x, train=train)
+      x, train=train
+    )
     h = nn.relu(h)
     h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
-        h, train=train)
+      h, train=train
+    )
     h = layers.avgpool2(h)
     sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
-        layers.avgpool2(x), train=train)
+      layers.avgpool2(x), train=train
+    )
     return h + sc
 
 
@@ -147,13 +159,12 @@ class Discriminator32(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
     blocks = [
-        OptimizedDBlock(self.width, self.spectral_norm, self.dtype,
-                        name="block1"),
-        DBlock(self.width, True, self.spectral_norm, self.dtype, name="block2"),
-        DBlock(self.width, False, self.spectral_norm, self.dtype,
-               name="block3"),
-        DBlock(self.width, False, self.spectral_norm, self.dtype,
-               name="block4"),
+      OptimizedDBlock(
+        self.width, self.spectral_norm, self.dtype, name="block1"
+      ),
+      DBlock(self.width, True, self.spectral_norm, self.dtype, name="block2"),
+      DBlock(self.width, False, self.spectral_norm, self.dtype, name="block3"),
+      DBlock(self.width, False, self.spectral_norm, self.dtype, name="block4"),
     ]
     h = x.astype(self.dtype)  # [N, 32, 32, C]
     block_features = []
@@ -162,17 +173,20 @@ class Discriminator32(nn.Module):
       block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))
     h = nn.relu(h)
     h = jnp.sum(h, axis=(1, 2))  # global sum pool: [N, W]
-    sn = lambda layer: layers.MaybeSN(layer, self.spectral_norm,
-                                      name=layer.name + "_sn")
+    sn = lambda layer: layers.MaybeSN(
+      layer, self.spectral_norm, name=layer.name + "_sn"
+    )
     gan_logits = sn(layers.dense(1, 1.0, self.dtype, "gan_head"))(
-        h, train=train)[:, 0]
+      h, train=train
+    )[:, 0]
     aux = {
-        name: sn(layers.dense(k, 1.0, self.dtype, f"{name}_head"))(
-            h, train=train).astype(jnp.float32)
-        for name, k in self.aux_heads
+      name: sn(layers.dense(k, 1.0, self.dtype, f"{name}_head"))(
+        h, train=train
+      ).astype(jnp.float32)
+      for name, k in self.aux_heads
     }
     return gan_logits.astype(jnp.float32), {
-        "features": h.astype(jnp.float32),
-        "aux_logits": aux,
-        "block_features": tuple(block_features),
+      "features": h.astype(jnp.float32),
+      "aux_logits": aux,
+      "block_features": tuple(block_features),
     }

@@ -65,13 +65,13 @@ class SSLTask(abc.ABC):
     fraction = float(config.get("fraction", 1.0))
     if not 0.0 < fraction <= 1.0:
       raise errors.ConfigError(
-          f"ssl.{self.name}.fraction={fraction} must be in (0, 1]."
+        f"ssl.{self.name}.fraction={fraction} must be in (0, 1]."
       )
     stride = round(1.0 / fraction)
     if abs(1.0 / stride - fraction) > 1e-6:
       raise errors.ConfigError(
-          f"ssl.{self.name}.fraction={fraction} must be 1/n for an integer n"
-          " (1.0, 0.5, 0.25, ...) so that every n-th example gets views."
+        f"ssl.{self.name}.fraction={fraction} must be 1/n for an integer n"
+        " (1.0, 0.5, 0.25, ...) so that every n-th example gets views."
       )
     self.fraction = fraction
     self.stride = stride
@@ -81,7 +81,9 @@ class SSLTask(abc.ABC):
     """[B, H, W, C] -> (views [B, k, H, W, C], int32 labels [B, k])."""
 
   @abc.abstractmethod
-  def d_loss(self, real_logits, fake_logits, labels) -> tuple[jax.Array, Metrics]:
+  def d_loss(
+    self, real_logits, fake_logits, labels
+  ) -> tuple[jax.Array, Metrics]:
     """D's loss term (before weight_d) and metrics."""
 
   @abc.abstractmethod
@@ -92,9 +94,9 @@ class SSLTask(abc.ABC):
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Mean softmax cross-entropy; logits [..., C], integer labels [...]."""
   return jnp.mean(
-      optax.softmax_cross_entropy_with_integer_labels(
-          logits.astype(jnp.float32), labels
-      )
+    optax.softmax_cross_entropy_with_integer_labels(
+      logits.astype(jnp.float32), labels
+    )
   )
 
 

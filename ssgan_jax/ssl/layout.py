@@ -66,8 +66,9 @@ def pack(tasks, images, rngs, s: int, offset: int = 0):
     if task.first_view_is_identity:
       views = views[:, 1:]  # [G * S/stride, k - 1, H, W, C]
     extra = views.shape[1]
-    parts.append(views.reshape(groups.shape[0], per_group * extra,
-                               *views.shape[2:]))
+    parts.append(
+      views.reshape(groups.shape[0], per_group * extra, *views.shape[2:])
+    )
     slots[task.name] = (Slot(task, col, per_group, extra), labels)
     col += per_group * extra
   return jnp.concatenate(parts, axis=1), slots

@@ -29,16 +29,16 @@ def rotate4(images: jax.Array) -> tuple[jax.Array, jax.Array]:
   """
   if images.ndim != 4:
     raise errors.UserError(
-        f"rotate4 expects images [B, H, W, C], got shape {images.shape}."
+      f"rotate4 expects images [B, H, W, C], got shape {images.shape}."
     )
   if images.shape[1] != images.shape[2]:
     raise errors.ConfigError(
-        f"rotation needs square images, got {images.shape[1]}x"
-        f"{images.shape[2]}; crop or resize the dataset to a square"
-        " dataset.image_size."
+      f"rotation needs square images, got {images.shape[1]}x"
+      f"{images.shape[2]}; crop or resize the dataset to a square"
+      " dataset.image_size."
     )
   views = jnp.stack(
-      [jnp.rot90(images, k, axes=(1, 2)) for k in range(4)], axis=1
+    [jnp.rot90(images, k, axes=(1, 2)) for k in range(4)], axis=1
   )  # [B, 4, H, W, C]
   labels = jnp.broadcast_to(jnp.arange(4, dtype=jnp.int32), views.shape[:2])
   return views, labels
@@ -59,10 +59,10 @@ class Rotation(base.SSLTask):
   def d_loss(self, real_logits, fake_logits, labels):
     del fake_logits  # D trains the rotation head on real images only.
     return base.cross_entropy(real_logits, labels), {
-        "acc_real": base.accuracy(real_logits, labels)
+      "acc_real": base.accuracy(real_logits, labels)
     }
 
   def g_loss(self, fake_logits, labels):
     return base.cross_entropy(fake_logits, labels), {
-        "acc_fake": base.accuracy(fake_logits, labels)
+      "acc_fake": base.accuracy(fake_logits, labels)
     }

@@ -1,0 +1,396 @@
+"""Every bad input gets one clear line; docs/errors.md is generated from here.
+
+Each case is run for real (through `train.train_and_evaluate`, or the
+command line where the mistake is in the flags) and its message is checked.
+The table in docs/errors.md must equal what these cases produce; after
+changing a message run
+
+  UPDATE_ERRORS_DOC=1 pytest tests/bad_inputs_test.py
+
+and commit the regenerated file.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import ml_collections
+import pytest
+from conftest import REPO
+from conftest import tiny_config
+
+from ssgan_jax import errors
+from ssgan_jax import fashion_mnist
+from ssgan_jax import train
+from ssgan_jax.ssl import rotation
+
+DOC = pathlib.Path(REPO) / "docs" / "errors.md"
+
+# (input as a user writes it, config overrides, expected message fragment)
+CONFIG_CASES = [
+  (
+    "--config.batch_size=0",
+    {"batch_size": 0},
+    "batch_size=0 must be a positive integer",
+  ),
+  (
+    "--config.batch_size=-8",
+    {"batch_size": -8},
+    "batch_size=-8 must be a positive integer",
+  ),
+  (
+    "--config.total_steps=0",
+    {"total_steps": 0},
+    "total_steps=0 must be a positive",
+  ),
+  (
+    "--config.disc_iters=0",
+    {"disc_iters": 0},
+    "disc_iters=0 must be a positive",
+  ),
+  (
+    "--config.log_every_steps=0",
+    {"log_every_steps": 0},
+    "log_every_steps=0 must be",
+  ),
+  (
+    "--config.checkpoint_every_steps=-1",
+    {"checkpoint_every_steps": -1},
+    "checkpoint_every_steps=-1",
+  ),
+  ("--config.model.z_dim=0", {"model.z_dim": 0}, "model.z_dim=0 must be"),
+  (
+    "--config.model.generator.width=0",
+    {"model.generator.width": 0},
+    "model.generator.width=0",
+  ),
+  (
+    "--config.model.generator.name=dcgan",
+    {"model.generator.name": "dcgan"},
+    "unknown generator 'dcgan'; choose one of: resnet32",
+  ),
+  (
+    "--config.model.discriminator.name=big",
+    {"model.discriminator.name": "big"},
+    "unknown discriminator 'big'; choose one of",
+  ),
+  (
+    "--config.loss.name=hinj",
+    {"loss.name": "hinj"},
+    "unknown loss 'hinj'; choose one of: hinge",
+  ),
+  (
+    "--config.penalty.name=gp",
+    {"penalty.name": "gp"},
+    "unknown penalty 'gp'; choose one of: none, wgan_gp",
+  ),
+  (
+    "--config.penalty.weight=-1",
+    {"penalty.weight": -1.0},
+    "penalty.weight=-1.0 must be >= 0",
+  ),
+  (
+    "--config.optimizer.g.name=adamm",
+    {"optimizer.g.name": "adamm"},
+    "unknown optimizer 'adamm'; choose one of: adam, sgd",
+  ),
+  (
+    "--config.optimizer.d.learning_rate=-0.1",
+    {"optimizer.d.learning_rate": -0.1},
+    "optimizer.d.learning_rate=-0.1 must be > 0",
+  ),
+  (
+    "--config.ema.decay=1.5",
+    {"ema.decay": 1.5},
+    "ema.decay=1.5 must be in [0, 1)",
+  ),
+  (
+    "--config.model.compute_dtype=float16",
+    {"model.compute_dtype": "float16"},
+    "compute_dtype='float16' is not supported",
+  ),
+  (
+    "--config.model.z_distribution=cauchy",
+    {"model.z_distribution": "cauchy"},
+    "z_distribution='cauchy' is unknown",
+  ),
+  (
+    "--config.ssl.rotation.fraction=0.3",
+    {"ssl.rotation.fraction": 0.3},
+    "fraction=0.3 must be 1/n",
+  ),
+  (
+    "--config.ssl.rotation.fraction=0",
+    {"ssl.rotation.fraction": 0.0},
+    "fraction=0.0 must be in (0, 1]",
+  ),
+  (
+    "config.ssl = {'rot': {...}} in a config file",
+    {"ssl": {"rot": {"weight_d": 1.0}}},
+    "unknown ssl task 'rot'; choose one of:",
+  ),
+  (
+    "--config.loss.weight=0 with config.ssl empty",
+    {"loss.weight": 0.0, "ssl": {}},
+    "leaves nothing to train",
+  ),
+  (
+    "--config.dataset.image_size=64 (resnet32)",
+    {"dataset.image_size": 64},
+    "handles image sizes [32]",
+  ),
+  (
+    "--config.dataset.channels=3 (Fashion-MNIST)",
+    {"dataset.channels": 3},
+    "has 1 image channel(s) but dataset.channels=3",
+  ),
+  (
+    "--config.dataset.name=fashion-mnist",
+    {"dataset.name": "fashion-mnist"},
+    "is neither embedded (fashion_mnist) nor a TFDS dataset",
+  ),
+  (
+    "--config.dataset.name=cifar10 --config.dataset.download=False (not prepared)",
+    {
+      "dataset.name": "cifar10",
+      "dataset.channels": 3,
+      "dataset.download": False,
+      "dataset.data_dir": "<empty dir>",
+    },
+    "is not prepared in data_dir",
+  ),
+  (
+    "--config.batch_size=12 on 8 devices",
+    {"batch_size": 12},
+    "batch_size=12 is not divisible by 8 devices",
+  ),
+  (
+    "--config.ssl.rotation.fraction=0.5 with batch 8 on 8 devices",
+    {"ssl.rotation.fraction": 0.5},
+    "not divisible by 8 devices x 2",
+  ),
+  (
+    "--config.mesh.shape=(3,) on 8 devices",
+    {"mesh.shape": (3,)},
+    "mesh.shape (3,) does not fit 8 devices",
+  ),
+  (
+    "--config.mesh.axes=('model',)",
+    {"mesh.axes": ("model",)},
+    "must include 'data'",
+  ),
+]
+
+
+def _set(config, overrides, tmp_path):
+  for dotted, value in overrides.items():
+    if value == "<empty dir>":
+      value = str(tmp_path / "empty")
+    node = config
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = (
+      ml_collections.ConfigDict(value) if isinstance(value, dict) else value
+    )
+  return config
+
+
+def _message(exc: Exception, tmp_path) -> str:
+  return str(exc).replace(str(tmp_path), "<tmp>")
+
+
+def _config_case(overrides, tmp_path):
+  config = _set(tiny_config(), overrides, tmp_path)
+  with pytest.raises(errors.UserError) as info:
+    train.train_and_evaluate(config, str(tmp_path / "workdir"))
+  return _message(info.value, tmp_path)
+
+
+def _data_dir_case(damage, tmp_path):
+  """Runs with $SSGAN_JAX_FASHION_MNIST_DIR pointing at a damaged copy."""
+  d = tmp_path / "fmnist"
+  d.mkdir()
+  src = fashion_mnist.default_data_dir()
+  for name in fashion_mnist.FILES:
+    (d / name).symlink_to(src / name)
+  target = d / "train-labels-idx1-ubyte.gz"
+  target.unlink()
+  if damage == "corrupt":
+    target.write_bytes((src / target.name).read_bytes()[:-10])
+  old = os.environ.get(fashion_mnist.DATA_DIR_ENV)
+  os.environ[fashion_mnist.DATA_DIR_ENV] = str(d)
+  fashion_mnist.load.cache_clear()
+  try:
+    return _config_case({}, tmp_path)
+  finally:
+    if old is None:
+      del os.environ[fashion_mnist.DATA_DIR_ENV]
+    else:
+      os.environ[fashion_mnist.DATA_DIR_ENV] = old
+    fashion_mnist.load.cache_clear()
+
+
+def _unwritable_case(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a directory")
+  config = tiny_config()
+  with pytest.raises(errors.UserError) as info:
+    train.train_and_evaluate(config, str(blocker / "workdir"))
+  return _message(info.value, tmp_path)
+
+
+def _non_square_case(tmp_path):
+  del tmp_path
+  with pytest.raises(errors.UserError) as info:
+    rotation.rotate4(jnp.zeros((2, 32, 28, 1)))
+  return str(info.value)
+
+
+def _cli(tmp_path, *args):
+  env = dict(os.environ)
+  env.pop("XLA_FLAGS", None)
+  env["JAX_PLATFORMS"] = "cpu"
+  out = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "ssgan_jax.main",
+      *args,
+      "--workdir",
+      str(tmp_path / "w"),
+    ],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert out.returncode != 0
+  assert "Traceback" not in out.stderr, out.stderr[-2000:]
+  lines = [
+    line
+    for line in out.stderr.splitlines()
+    if line.strip() and not line.startswith(("I", "W0", "WARNING"))
+  ]
+  first = [ln for ln in lines if "rror" in ln]
+  assert first, out.stderr[-2000:]
+  return first[0].replace(str(tmp_path), "<tmp>")
+
+
+def _no_get_config(tmp_path):
+  f = tmp_path / "my_config.py"
+  f.write_text("X = 1\n")
+  return _cli(tmp_path, "--config", str(f))
+
+
+OTHER_CASES = [
+  (
+    "missing Fashion-MNIST file",
+    lambda t: _data_dir_case("missing", t),
+    "is missing (expected sha256 0ae29f65",
+  ),
+  (
+    "corrupt Fashion-MNIST file",
+    lambda t: _data_dir_case("corrupt", t),
+    "is corrupt: sha256",
+  ),
+  ("--workdir under an existing file", _unwritable_case, "is not writable"),
+  (
+    "rotation of non-square images [2, 32, 28, 1]",
+    _non_square_case,
+    "rotation needs square images, got 32x28",
+  ),
+  (
+    "--config configs/nope.py",
+    lambda t: _cli(t, "--config", "configs/nope.py"),
+    "cannot read config file 'configs/nope.py'",
+  ),
+  (
+    "--config my_config.py without get_config()",
+    _no_get_config,
+    "does not define get_config()",
+  ),
+  (
+    "--config.no_such_field=1",
+    lambda t: _cli(
+      t,
+      "--config",
+      "configs/fashion_mnist_ssgan.py",
+      "--config.no_such_field=1",
+    ),
+    "names a field that does not exist ('no_such_field')",
+  ),
+  (
+    "--config.batch_size=abc",
+    lambda t: _cli(
+      t, "--config", "configs/fashion_mnist_ssgan.py", "--config.batch_size=abc"
+    ),
+    "invalid literal for int()",
+  ),
+  (
+    "--config configs/fashion_mnist_ssgan.py:quik",
+    lambda t: _cli(t, "--config", "configs/fashion_mnist_ssgan.py:quik"),
+    "unknown config variant(s) ['quik']",
+  ),
+  ("--config not given", lambda t: _cli(t), "Flag --config must have a value"),
+]
+
+ALL_IDS = [c[0] for c in CONFIG_CASES] + [c[0] for c in OTHER_CASES]
+
+
+def _run_case(case_id, tmp_path):
+  for cid, overrides, _ in CONFIG_CASES:
+    if cid == case_id:
+      return _config_case(overrides, tmp_path)
+  for cid, fn, _ in OTHER_CASES:
+    if cid == case_id:
+      return fn(tmp_path)
+  raise KeyError(case_id)
+
+
+_RESULTS: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("case_id", ALL_IDS)
+def test_bad_input(case_id, tmp_path):
+  expected = {c[0]: c[2] for c in CONFIG_CASES + OTHER_CASES}[case_id]
+  msg = _run_case(case_id, tmp_path)
+  assert expected in msg, msg
+  assert "\n" not in msg.strip(), msg
+  _RESULTS[case_id] = msg
+
+
+def render(results: dict[str, str]) -> str:
+  rows = [
+    "# Bad inputs and what ssgan_jax answers",
+    "",
+    "Generated by `tests/bad_inputs_test.py` (which runs every row);"
+    " do not edit by hand. Every answer is one line on stderr and a"
+    " non-zero exit status (2 for ssgan_jax's own checks).",
+    "",
+    f"{len(results)} inputs.",
+    "",
+    "| input | message |",
+    "|---|---|",
+  ]
+  for case_id in ALL_IDS:
+    msg = results[case_id].replace("|", "\\|")
+    rows.append(f"| `{case_id}` | {msg} |")
+  return "\n".join(rows) + "\n"
+
+
+def test_errors_doc_is_current():
+  if len(_RESULTS) != len(ALL_IDS):
+    pytest.fail("run the whole file: the doc is built from every case")
+  text = render(_RESULTS)
+  if os.environ.get("UPDATE_ERRORS_DOC"):
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(text)
+  assert DOC.exists() and DOC.read_text() == text, (
+    "docs/errors.md is stale; run UPDATE_ERRORS_DOC=1 pytest tests/bad_inputs_test.py"
+  )
+  assert len(ALL_IDS) >= 25
