@@ -172,3 +172,40 @@ def test_nan_stops_without_overwriting(trained, tmp_path):
     _flatten(before)["/d/params/gan_head/kernel"],
     _flatten(after)["/d/params/gan_head/kernel"],
   )
+
+
+def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
+  # Hard kill after step 3 (last checkpoint at 2); the restart redoes step 3
+  # from the checkpoint and must end exactly where an uninterrupted run does.
+  workdir = tmp_path / "killed"
+  proc = subprocess.Popen(
+    _cmd(
+      workdir,
+      "--config.total_steps=100000",
+      "--config.checkpoint_every_steps=2",
+      "--config.sample_every_steps=100000",
+      "--config.log_every_steps=1",
+    ),
+    cwd=REPO,
+    env=_env(),
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  deadline = time.time() + 300
+  for line in proc.stderr:
+    if "] [3] d/" in line or time.time() > deadline:
+      break
+  # Checkpoint 2 is written asynchronously: kill once it is complete.
+  while not (workdir / "checkpoints" / "2").exists():
+    assert time.time() < deadline, "checkpoint 2 never appeared"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.communicate(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+  assert _steps(workdir)[-1] in (2, 4)
+  out = _run(workdir)  # total_steps=4, as the uninterrupted run
+  assert out.returncode == 0, out.stderr[-3000:]
+  a, b = _flatten(_load(trained, 4)), _flatten(_load(workdir, 4))
+  assert a.keys() == b.keys()
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
