@@ -215,3 +215,24 @@ def test_ema_copies_g_before_start_step():
   _, g_update = train_step.make_updates(comps)
   new, _ = jax.jit(g_update, static_argnums=1)(st, 8, jax.random.key(1))
   chex.assert_trees_all_close(new.g_ema, new.g.params, rtol=1e-6)
+
+
+def test_bfloat16_compute_keeps_float32_state():
+  _, comps, st = _setup(**{"model.compute_dtype": "bfloat16"})
+  step = jax.jit(train_step.make_train_step(comps))
+  new, metrics = step(st, _images(1, 8), jax.random.key(1))
+  new, metrics = step(new, _images(1, 8, seed=1), jax.random.key(2))
+  for k, v in metrics.items():
+    assert v.dtype == jnp.float32 and np.isfinite(v), k
+  for leaf in jax.tree.leaves((new.g, new.d)):
+    assert leaf.dtype in (jnp.float32, jnp.int32), leaf.dtype
+  assert _changed(st.g.params, new.g.params)
+  assert _changed(st.g.variables, new.g.variables)  # BN stats in float32
+  # The networks really compute in bfloat16.
+  z = jnp.ones((2, comps.config.model.z_dim))
+  jaxpr = jax.make_jaxpr(
+    lambda p: comps.generator.apply(
+      {"params": p, **new.g.variables}, z, train=False
+    )
+  )(new.g.params)
+  assert "bf16" in str(jaxpr)
