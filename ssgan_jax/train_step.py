@@ -43,6 +43,13 @@ def _task_keys(rng, tasks):
   return list(jax.random.split(rng, max(1, len(tasks))))[: len(tasks)]
 
 
+def _step_net(tx, net: state_lib.NetState, grads, new_vars):
+  """One optimizer step on `net`, keeping the updated collections."""
+  updates, opt_state = tx.update(grads, net.opt_state, net.params)
+  params = optax.apply_updates(net.params, updates)
+  return state_lib.NetState(params, new_vars, opt_state)
+
+
 def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
   """Builds the two pure updates the step is made of.
 
@@ -138,10 +145,8 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       return total, (new_vars, metrics)
 
     grads, (new_vars, metrics) = jax.grad(loss_fn, has_aux=True)(st.d.params)
-    updates, opt_state = comps.d_tx.update(grads, st.d.opt_state, st.d.params)
-    params = optax.apply_updates(st.d.params, updates)
+    d = _step_net(comps.d_tx, st.d, grads, new_vars)
     metrics["d/grad_norm"] = optax.tree.norm(grads)
-    d = state_lib.NetState(params, new_vars, opt_state)
     return st.replace(d=d), metrics
 
   def g_update(st: state_lib.GANState, b: int, rng):
@@ -175,8 +180,8 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       return total, (new_g_vars, metrics)
 
     grads, (new_vars, metrics) = jax.grad(loss_fn, has_aux=True)(st.g.params)
-    updates, opt_state = comps.g_tx.update(grads, st.g.opt_state, st.g.params)
-    params = optax.apply_updates(st.g.params, updates)
+    g = _step_net(comps.g_tx, st.g, grads, new_vars)
+    params = g.params
     metrics["g/grad_norm"] = optax.tree.norm(grads)
     ema = st.g_ema
     if ema is not None:
@@ -185,7 +190,6 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       ema = jax.tree.map(
         lambda e, p: decay * e + (1.0 - decay) * p, ema, params
       )
-    g = state_lib.NetState(params, new_vars, opt_state)
     return st.replace(g=g, g_ema=ema), metrics
 
   return d_update, g_update

@@ -25,7 +25,6 @@ so a feature never depends on what else is in its batch.
 """
 
 import dataclasses
-import hashlib
 import os
 import pathlib
 import zipfile
@@ -38,6 +37,7 @@ import numpy as np
 from flax import traverse_util
 
 from ssgan_jax import errors
+from ssgan_jax import fashion_mnist
 
 IMAGE_SHAPE = (32, 32, 1)  # Fashion-MNIST padded 28 -> 32, values in [-1, 1]
 FEATURE_DIM = 128
@@ -79,12 +79,7 @@ def init_params(seed: int = 0) -> Params:
   return FmnistCNN().init(jax.random.key(seed), dummy)["params"]
 
 
-def sha256(path: pathlib.Path) -> str:
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      h.update(chunk)
-  return h.hexdigest()
+sha256 = fashion_mnist.sha256
 
 
 def save_params(params: Params, path: str | os.PathLike) -> str:
