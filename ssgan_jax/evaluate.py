@@ -1,0 +1,108 @@
+"""Scores a run's checkpoint, or a file of images, with FD-FMNIST and friends.
+
+  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan [--step 1800]
+      [--num_samples 10000] [--batch_size 500] [--seed 0]
+      [--reference fashion_mnist:test]
+  python -m ssgan_jax.evaluate --images samples.npz
+      [--reference fashion_mnist:test]
+
+A summary goes to stderr and the numbers as JSON to stdout (`--workdir`
+also writes them to <workdir>/eval/step_<step>.json). FD-FMNIST is measured
+in a committed Fashion-MNIST classifier, not Inception: it is not FID. The
+work is in `ssgan_jax.evaluation.run`.
+"""
+
+import json
+import logging as std_logging
+import sys
+
+import jax
+from absl import app
+from absl import flags
+from absl import logging
+
+from ssgan_jax import errors
+
+_WORKDIR = flags.DEFINE_string(
+  "workdir", None, "Training workdir to score (config.json, checkpoints/)."
+)
+_IMAGES = flags.DEFINE_string(
+  "images",
+  None,
+  ".npz file whose 'images' array to score: uint8 0..255 or float in"
+  " [-1, 1], [N, 32, 32, 1], [N, 28, 28, 1] or [N, 28, 28].",
+)
+_REFERENCE = flags.DEFINE_string(
+  "reference",
+  "fashion_mnist:test",
+  "Real split to compare with: fashion_mnist:test or fashion_mnist:train.",
+)
+_STEP = flags.DEFINE_integer(
+  "step", None, "--workdir: checkpoint step to score; default the newest."
+)
+_NUM_SAMPLES = flags.DEFINE_integer(
+  "num_samples", 10_000, "--workdir: number of images to sample from G."
+)
+_BATCH_SIZE = flags.DEFINE_integer(
+  "batch_size",
+  500,
+  "--workdir: latent codes per device call, a multiple of the device count;"
+  " when not given, 500 rounded down to one.",
+)
+_SEED = flags.DEFINE_integer("seed", 0, "--workdir: seed of the latent codes.")
+
+# Orbax logs every file it reads, JAX every backend it did not find (INFO).
+_QUIET_PATHS = ("/orbax/", "/jax/_src/xla_bridge.py")
+
+
+class _QuietLibraries(std_logging.Filter):
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or not any(
+      p in record.pathname for p in _QUIET_PATHS
+    )
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """Parses flags, reporting a bad one in one line (exit 2, no usage dump)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    _fail(" ".join(lines) + " (see --help)")
+
+
+def _given(flag) -> int | None:
+  """The flag's value if it was on the command line, else None."""
+  return flag.value if flags.FLAGS[flag.name].present else None
+
+
+def main(argv):
+  if len(argv) > 1:
+    _fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  jax.config.update("jax_threefry_partitionable", True)
+  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
+
+  try:
+    result = run.evaluate(
+      workdir=_WORKDIR.value,
+      images=_IMAGES.value,
+      reference=_REFERENCE.value,
+      step=_given(_STEP),
+      num_samples=_given(_NUM_SAMPLES),
+      batch_size=_given(_BATCH_SIZE),
+      seed=_given(_SEED),
+    )
+  except errors.UserError as e:
+    _fail(str(e))
+  print(run.summary(result), file=sys.stderr)
+  print(json.dumps(result, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=parse_flags)

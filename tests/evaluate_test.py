@@ -1,0 +1,280 @@
+"""`python -m ssgan_jax.evaluate`: scoring image files and training runs.
+
+Bad inputs are checked in-process through `evaluation.run` (fast); the real
+command runs once on a valid file and once on a missing one to prove the
+wiring (JSON on stdout; one `error:` line and exit status 2).
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+from conftest import tiny_config
+
+from ssgan_jax import errors
+from ssgan_jax import fashion_mnist
+from ssgan_jax import input_pipeline
+from ssgan_jax import train
+from ssgan_jax.evaluation import run
+
+
+def _real(n: int = 200) -> np.ndarray:
+  """The first n Fashion-MNIST test images, uint8 [n, 28, 28, 1]."""
+  return np.array(fashion_mnist.load("test")[0][:n])
+
+
+def _cli(*args, timeout=300):
+  env = dict(os.environ)
+  env.pop("XLA_FLAGS", None)  # one CPU device, as a user would run it
+  env["JAX_PLATFORMS"] = "cpu"
+  return subprocess.run(
+    [sys.executable, "-m", "ssgan_jax.evaluate", *args],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
+
+
+# --- --images ------------------------------------------------------------------
+
+
+def test_cli_scores_an_image_file(tmp_path):
+  path = tmp_path / "real.npz"
+  np.savez(path, images=_real())
+  out = _cli("--images", str(path))
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout)
+  assert result["num_images"] == 200
+  assert result["reference_split"] == "test"
+  assert result["reference"] == "fashion_mnist:test"
+  assert np.isfinite(result["fd_fmnist"])
+  # Real images against real images: close, and every class is there.
+  assert result["fd_fmnist"] < 30 and result["coverage_classes"] == 10
+  assert "N=200 vs fashion_mnist:test" in out.stderr
+  assert "not FID" in out.stderr
+
+
+def test_cli_error_is_one_line(tmp_path):
+  out = _cli("--images", str(tmp_path / "missing.npz"), timeout=120)
+  assert out.returncode == 2
+  assert "Traceback" not in out.stderr
+  assert out.stderr.strip().splitlines()[-1] == (
+    f"error: --images {tmp_path / 'missing.npz'} does not exist."
+  )
+
+
+def test_28x28_images_are_padded_with_background(tmp_path):
+  real = _real(8)
+  want = input_pipeline.to_float(input_pipeline.pad_to(real, 32))
+  cases = {
+    "u8_nhwc": real,
+    "u8_nhw": real[..., 0],
+    "f32_nhw": input_pipeline.to_float(real)[..., 0],
+    "f64_32": want.astype(np.float64),
+  }
+  for name, images in cases.items():
+    np.savez(tmp_path / f"{name}.npz", images=images)
+    got = run.load_images_file(tmp_path / f"{name}.npz")
+    assert got.shape == (8, 32, 32, 1) and got.dtype == np.float32, name
+    np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)
+
+
+def _write_text(path):
+  path.write_text("not numpy")
+
+
+def _save(**arrays):
+  return lambda path: np.savez(path, **arrays)
+
+
+_U8 = np.zeros((8, 28, 28), np.uint8)
+
+
+def _npz_bytes(npy: bool = False) -> bytes:
+  """`images=_U8` as .npz bytes (or as a lone .npy array)."""
+  buf = io.BytesIO()
+  if npy:
+    np.save(buf, _U8)
+  else:
+    np.savez(buf, images=_U8)
+  return buf.getvalue()
+
+
+# (case, how to write the file (None: leave it missing), message fragment)
+BAD_IMAGE_FILES = [
+  ("missing", None, "does not exist."),
+  ("directory", lambda p: p.mkdir(), "is not a file."),
+  ("not_npz", _write_text, "is not an .npz archive (not a zip file)"),
+  (
+    "truncated_npz",
+    lambda p: p.write_bytes(_npz_bytes()[:100]),
+    "is a damaged .npz archive (BadZipFile: File is not a zip file)",
+  ),
+  (
+    "npy_not_npz",
+    lambda p: p.write_bytes(_npz_bytes(npy=True)),
+    "is a single .npy array, not an .npz archive",
+  ),
+  (
+    "no_images_key",
+    _save(x=_U8, labels=np.zeros(8)),
+    "has no 'images' array (keys found: 'x', 'labels')",
+  ),
+  (
+    "object_array",
+    _save(images=np.array([_U8, None], dtype=object)),
+    "'images' cannot be read (ValueError: Object arrays cannot be loaded",
+  ),
+  (
+    "rgb",
+    _save(images=np.zeros((8, 32, 32, 3), np.uint8)),
+    "has shape (8, 32, 32, 3); expected [N, 32, 32, 1], [N, 28, 28, 1] or"
+    " [N, 28, 28]",
+  ),
+  (
+    "one_image_2d",
+    _save(images=np.zeros((28, 28), np.uint8)),
+    "has shape (28, 28); expected",
+  ),
+  (
+    "channels_first",
+    _save(images=np.zeros((8, 1, 28, 28), np.uint8)),
+    "(channels-first? transpose to [N, H, W, 1])",
+  ),
+  (
+    "int64",
+    _save(images=_U8.astype(np.int64)),
+    "has dtype int64; use uint8 in 0..255 or float in [-1, 1].",
+  ),
+  ("bool", _save(images=_U8.astype(bool)), "has dtype bool; use uint8"),
+  (
+    "complex",
+    _save(images=_U8.astype(np.complex64)),
+    "has dtype complex64; use uint8",
+  ),
+  (
+    "float_0_255",
+    _save(images=np.full((8, 28, 28), 255.0, np.float32)),
+    "are float with values in [255, 255]; float images must be in [-1, 1]",
+  ),
+  (
+    "float_nan",
+    _save(images=np.full((8, 28, 28), np.nan, np.float32)),
+    "holds 6272 NaN or infinite value(s)",
+  ),
+  (
+    "too_few",
+    _save(images=_U8[:3]),
+    "holds 3 image(s); at least 4 are needed",
+  ),
+  ("empty", _save(images=_U8[:0]), "holds 0 image(s); at least 4"),
+]
+
+
+@pytest.mark.parametrize(
+  "write,fragment",
+  [c[1:] for c in BAD_IMAGE_FILES],
+  ids=[c[0] for c in BAD_IMAGE_FILES],
+)
+def test_bad_image_files_get_one_line(tmp_path, write, fragment):
+  path = tmp_path / "bad.npz"
+  if write is not None:
+    write(path)
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(images=str(path))
+  message = str(e.value)
+  assert fragment in message, message
+  assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+  "kwargs,fragment",
+  [
+    ({}, "pass exactly one of --workdir DIR"),
+    ({"images": "a.npz", "workdir": "w"}, "pass exactly one of"),
+    ({"images": "a.npz", "step": 2}, "--step applies only with --workdir"),
+    (
+      {"images": "a.npz", "reference": "cifar10:test"},
+      "--reference='cifar10:test' is not available offline; only"
+      " fashion_mnist:test / fashion_mnist:train are",
+    ),
+  ],
+)
+def test_bad_flag_combinations(kwargs, fragment):
+  with pytest.raises(errors.UserError, match=None) as e:
+    run.evaluate(**kwargs)
+  assert fragment in str(e.value)
+
+
+# --- --workdir -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("run")
+  config = tiny_config(total_steps=2)
+  train.train_and_evaluate(config, str(workdir))
+  return workdir
+
+
+def test_workdir_is_sampled_and_scored(trained):
+  result, path = run.evaluate_workdir(
+    trained, num_samples=64, batch_size=64, progress=False
+  )
+  assert path == trained / "eval" / "step_2.json"
+  saved = json.loads(path.read_text())
+  assert saved == result
+  assert saved["step"] == 2 and saved["num_images"] == 64
+  assert saved["reference_split"] == "test"
+  assert saved["generator_weights"] == "ema, batch statistics"
+  assert np.isfinite(saved["fd_fmnist"])
+  assert not list(path.parent.glob("*.tmp*"))
+  assert "[N=64 vs fashion_mnist:test]" in run.summary(result)
+
+
+@pytest.mark.parametrize(
+  "kwargs,fragment",
+  [
+    ({"step": 3}, "no checkpoint for --step=3 in"),
+    (
+      {"batch_size": 60},
+      "--batch_size=60 must be a positive multiple of the 8",
+    ),
+    ({"num_samples": 3}, "--num_samples=3 must be at least 4"),
+    ({"reference": "fashion_mnist:val"}, "is not available offline"),
+  ],
+)
+def test_bad_workdir_options(trained, kwargs, fragment):
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(workdir=str(trained), **{"batch_size": 64, **kwargs})
+  assert fragment in str(e.value)
+
+
+def test_bad_workdirs(trained, tmp_path):
+  with pytest.raises(errors.UserError, match="does not exist"):
+    run.evaluate_workdir(tmp_path / "nope")
+  with pytest.raises(errors.UserError, match="has no config.json"):
+    run.evaluate_workdir(tmp_path)
+  config = json.loads((trained / "config.json").read_text())
+  config["dataset"]["name"] = "cifar10"
+  (tmp_path / "config.json").write_text(json.dumps(config))
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate_workdir(tmp_path)
+  assert "trained on 'cifar10'; only fashion_mnist:test /" in str(e.value)
+  fresh = tmp_path / "fresh"
+  fresh.mkdir()
+  (fresh / "config.json").write_text((trained / "config.json").read_text())
+  with pytest.raises(errors.UserError, match="has saved no checkpoint yet"):
+    run.evaluate_workdir(fresh)
+
+
+def test_default_batch_size_fits_the_devices():
+  assert run.default_batch_size() == 496  # 500 rounded down to 8 devices
