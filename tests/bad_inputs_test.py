@@ -17,6 +17,7 @@ import sys
 
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import pytest
 from conftest import REPO
 from conftest import tiny_config
@@ -249,6 +250,17 @@ def _non_square_case(tmp_path):
   return str(info.value)
 
 
+def _images_case(array, tmp_path, key="images"):
+  """`evaluate --images FILE.npz` with `array` saved under `key`."""
+  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
+
+  path = tmp_path / "samples.npz"
+  np.savez(path, **{key: array})
+  with pytest.raises(errors.UserError) as info:
+    run.load_images_file(path)
+  return _message(info.value, tmp_path)
+
+
 def _cli(tmp_path, *args):
   env = dict(os.environ)
   env.pop("XLA_FLAGS", None)
@@ -335,6 +347,31 @@ OTHER_CASES = [
     "--config configs/fashion_mnist_ssgan.py:quik",
     lambda t: _cli(t, "--config", "configs/fashion_mnist_ssgan.py:quik"),
     "unknown config variant(s) ['quik']",
+  ),
+  (
+    "evaluate --images with RGB images [8, 32, 32, 3]",
+    lambda t: _images_case(np.zeros((8, 32, 32, 3), np.uint8), t),
+    "has shape (8, 32, 32, 3); expected [N, 32, 32, 1]",
+  ),
+  (
+    "evaluate --images with int64 images",
+    lambda t: _images_case(np.zeros((8, 32, 32, 1), np.int64), t),
+    "has dtype int64; use uint8 in 0..255 or float in [-1, 1]",
+  ),
+  (
+    "evaluate --images with float images in 0..255",
+    lambda t: _images_case(np.full((8, 32, 32, 1), 255.0, np.float32), t),
+    "float images must be in [-1, 1]",
+  ),
+  (
+    "evaluate --images with the array under another key",
+    lambda t: _images_case(np.zeros((8, 32, 32, 1), np.uint8), t, key="x"),
+    "has no 'images' array (keys found: 'x')",
+  ),
+  (
+    "evaluate --images with 3 images",
+    lambda t: _images_case(np.zeros((3, 32, 32, 1), np.uint8), t),
+    "at least 4 are needed",
   ),
   ("--config not given", lambda t: _cli(t), "Flag --config must have a value"),
 ]
