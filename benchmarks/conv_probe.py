@@ -1,0 +1,103 @@
+"""Times single 3x3 convolutions (forward, input grad, weight grad), JAX vs torch.
+
+  /work/venv/bin/python benchmarks/conv_probe.py --backend jax
+  /work/torchenv/bin/python benchmarks/conv_probe.py --backend torch
+
+The SS-GAN step is nearly all 3x3 convolutions (see benchmarks/RESULTS.md),
+so how fast each library runs one such convolution on this CPU explains most
+of the gap between the two train steps. Shapes are the largest ones of the
+32x32 SN-ResNet at batch 64: G's last block (32x32, 256 -> 256) and D's first
+block (32x32, 128 -> 128) on 176 images (one D update at fraction 0.25).
+Prints one line per (shape, pass): GFLOP, best-of-n seconds and GFLOP/s.
+"""
+
+import argparse
+import time
+
+# (name, N, H=W, C_in, C_out); NHWC for JAX, NCHW for torch.
+SHAPES = (
+  ("G block3 conv 32x32 256->256, N=64", 64, 32, 256, 256),
+  ("D block1 conv2 32x32 128->128, N=176", 176, 32, 128, 128),
+  ("D block2 conv 16x16 128->128, N=176", 176, 16, 128, 128),
+)
+
+
+def _best(fn, reps):
+  fn()
+  best = float("inf")
+  for _ in range(reps):
+    t0 = time.perf_counter()
+    fn()
+    best = min(best, time.perf_counter() - t0)
+  return best
+
+
+def _jax_shape(n, hw, ci, co, reps):
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  kx, kw = jax.random.split(jax.random.key(0))
+  x = jax.random.normal(kx, (n, hw, hw, ci), jnp.float32)
+  w = jax.random.normal(kw, (3, 3, ci, co), jnp.float32)
+
+  def conv(x, w):
+    return jax.lax.conv_general_dilated(
+      x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+
+  fwd = jax.jit(conv)
+  g = jnp.ones_like(fwd(x, w))
+  dx = jax.jit(lambda x, w, g: jax.vjp(lambda x: conv(x, w), x)[1](g)[0])
+  dw = jax.jit(lambda x, w, g: jax.vjp(lambda w: conv(x, w), w)[1](g)[0])
+  return {
+    "fwd": _best(lambda: fwd(x, w).block_until_ready(), reps),
+    "grad_input": _best(lambda: dx(x, w, g).block_until_ready(), reps),
+    "grad_weight": _best(lambda: dw(x, w, g).block_until_ready(), reps),
+  }
+
+
+def _torch_shape(n, hw, ci, co, reps):
+  import torch  # pylint: disable=g-import-not-at-top
+
+  x = torch.randn(n, ci, hw, hw, requires_grad=True)
+  w = torch.randn(co, ci, 3, 3, requires_grad=True)
+  y = torch.nn.functional.conv2d(x, w, padding=1)  # graph kept for backward
+  g = torch.ones_like(y)
+
+  def fwd():
+    with torch.no_grad():
+      torch.nn.functional.conv2d(x, w, padding=1)
+
+  def grad(wrt):
+    return lambda: torch.autograd.grad(y, wrt, g, retain_graph=True)
+
+  return {
+    "fwd": _best(fwd, reps),
+    "grad_input": _best(grad(x), reps),
+    "grad_weight": _best(grad(w), reps),
+  }
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--backend", choices=["jax", "torch"], required=True)
+  parser.add_argument("--reps", type=int, default=3)
+  parser.add_argument("--threads", type=int, default=0, help="torch only")
+  args = parser.parse_args()
+  if args.backend == "torch" and args.threads:
+    import torch  # pylint: disable=g-import-not-at-top
+
+    torch.set_num_threads(args.threads)
+  measure = _jax_shape if args.backend == "jax" else _torch_shape
+  for name, n, hw, ci, co in SHAPES:
+    flops = n * hw * hw * ci * co * 9 * 2
+    for pas, sec in measure(n, hw, ci, co, args.reps).items():
+      print(
+        f"{args.backend:5s} {name:38s} {pas:11s} {flops / 1e9:5.1f} GFLOP"
+        f" {sec:7.3f} s {flops / sec / 1e9:6.1f} GFLOP/s",
+        flush=True,
+      )
+
+
+if __name__ == "__main__":
+  main()
