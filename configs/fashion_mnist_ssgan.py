@@ -8,7 +8,10 @@ time). Expected: recognisable clothing in workdir/samples/ (the last grid).
 Same SN-ResNet family and losses as the paper's CIFAR10 setting, but narrower
 (G 32 / D 32 channels, batch 32, n_dis 1) and shorter, so that it runs on a laptop; for paper
 scale use configs/cifar10_ssgan.py on a GPU/TPU.
-Variant: `configs/fashion_mnist_ssgan.py:quick` is a 4-step smoke run.
+FD-FMNIST on 5,000 samples every 600 steps (workdir/eval/, TensorBoard) and
+the best checkpoint by it in workdir/best_checkpoint.
+Variants: `:quick` is a 4-step smoke run; `:repro` is the smaller budget of
+experiments/fashion_mnist_table1 (width 16, 1000 steps).
 """
 
 from configs import common
@@ -28,6 +31,6 @@ def get_config(arg: str | None = None):
   c.log_every_steps = 100
   c.checkpoint_every_steps = 500
   c.sample_every_steps = 250
-  if "quick" in args:
-    common.quick(c)
-  return c
+  c.eval.every_steps = 600
+  c.eval.num_samples = 5_000
+  return common.apply_variants(c, args)

@@ -12,6 +12,7 @@ Expected: untested; compare its FD-FMNIST with fashion_mnist_ssgan.py's.
 Variants (comma-separated):
   `la_plus`: LA+ keeps the GAN loss (`loss.weight = 1`).
   `quick`:   a 4-step smoke run.
+  `repro`:   the budget of experiments/fashion_mnist_table1.
 """
 
 import ml_collections
@@ -21,8 +22,10 @@ from configs import fashion_mnist_ssgan
 
 
 def get_config(arg: str | None = None):
-  args = common.parse_args(arg, known=("quick", "la_plus"))
-  c = fashion_mnist_ssgan.get_config("quick" if "quick" in args else None)
+  args = common.parse_args(arg, known=(*common.VARIANTS, "la_plus"))
+  c = fashion_mnist_ssgan.get_config(
+    ",".join(sorted(args & set(common.VARIANTS)))
+  )
   c.ssl = ml_collections.ConfigDict()
   c.ssl.ssgan_la = ml_collections.ConfigDict(
     {"weight_d": 1.0, "weight_g": 1.0, "fraction": 1.0}

@@ -10,7 +10,8 @@ trained on rotated reals and fakes. Weights lambda_d = 1.0, lambda_g = 0.2
 as in the ssgan-la CIFAR10 script (PAPER.md section 6); the GAN loss is
 kept. So the two runs differ only in the self-supervised task.
 Expected: untested; compare its FD-FMNIST with fashion_mnist_ssgan.py's.
-Variant: `configs/fashion_mnist_ssgan_ms.py:quick` is a 4-step smoke run.
+Variants: `:quick` is a 4-step smoke run; `:repro` the budget of
+experiments/fashion_mnist_table1.
 """
 
 import ml_collections
@@ -21,7 +22,9 @@ from configs import fashion_mnist_ssgan
 
 def get_config(arg: str | None = None):
   args = common.parse_args(arg)
-  c = fashion_mnist_ssgan.get_config("quick" if "quick" in args else None)
+  c = fashion_mnist_ssgan.get_config(
+    ",".join(sorted(args & set(common.VARIANTS)))
+  )
   c.ssl = ml_collections.ConfigDict()
   c.ssl.ssgan_ms = ml_collections.ConfigDict(
     {"weight_d": 1.0, "weight_g": 0.2, "fraction": 1.0}

@@ -62,6 +62,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0."
       )
   models.compute_dtype(config)
+  models.g_norm(config)
+  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+
+  periodic.validate(config)
   models.GENERATORS.get(config.model.generator.name)
   models.DISCRIMINATORS.get(config.model.discriminator.name)
   tasks = ssl.build_tasks(config)

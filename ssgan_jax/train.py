@@ -204,6 +204,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     out_shardings=repl,
   )(sample_rng)
   sample_fn = make_sample_fn(comps, mesh, z_fixed)
+  evaluator = None
+  if config.eval.every_steps > 0:
+    from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+
+    evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir)
 
   # --- Loop ----------------------------------------------------------------
   total = config.total_steps
@@ -250,10 +255,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         ckpt.wait()
         writer.flush()
         ckpt.close()
+        if evaluator is not None:
+          evaluator.close()
         raise errors.Preempted(stop.signum, done, str(ckpt.directory))
+      if evaluator is not None and evaluator.due(done, total):
+        evaluator.run(state, done, writer)
   ckpt.wait()
   writer.flush()
   ckpt.close()
+  if evaluator is not None:
+    evaluator.close()
   if start < total:
     logging.info(
       "Trained steps %d..%d in %.1f s.", start, total, time.time() - t0

@@ -366,9 +366,9 @@ def generate(
     z = state_lib.sample_z(jax.random.fold_in(key, i), batch_size, config)
     return state_lib.generate_samples(comps, st, z)
 
-  sample_fn = jax.jit(
-    sample, out_shardings=sharding.batch_sharding(mesh, ndim=4)
-  )
+  # Replicated output: every process can read the batch (a batch-sharded
+  # array spans other processes' devices on a multi-host mesh).
+  sample_fn = jax.jit(sample, out_shardings=sharding.replicated(mesh))
   key = jax.random.key(seed)
   out = []
   with tqdm.tqdm(
@@ -379,7 +379,7 @@ def generate(
     file=sys.stderr,
   ) as bar:
     for i, start in enumerate(range(0, num_samples, batch_size)):
-      images = jax.device_get(sample_fn(state, key, np.int32(i)))
+      images = sharding.to_host(sample_fn(state, key, np.int32(i)))
       m = min(batch_size, num_samples - start)
       out.append(np.asarray(images[:m], np.float32))
       bar.update(m)

@@ -14,6 +14,7 @@ import ml_collections
 
 from ssgan_jax import errors
 from ssgan_jax import registry
+from ssgan_jax.models import layers
 from ssgan_jax.models import resnet32
 
 GENERATORS = registry.Registry("generator")
@@ -36,11 +37,33 @@ def compute_dtype(config: ml_collections.ConfigDict):
   return _DTYPES[name]
 
 
+def g_norm(config: ml_collections.ConfigDict) -> str:
+  """config.model.generator.norm, checked against layers.G_NORMS."""
+  name = config.model.generator.get("norm", "batch_norm")
+  if name not in layers.G_NORMS:
+    raise errors.ConfigError(
+      f"unknown model.generator.norm {name!r}; choose one of: "
+      + ", ".join(layers.G_NORMS)
+      + "."
+    )
+  return name
+
+
+def g_norm_kwargs(config: ml_collections.ConfigDict) -> dict:
+  """The norm attributes every generator takes: norm, num_classes, hidden."""
+  return dict(
+    norm=g_norm(config),
+    num_classes=config.dataset.get("num_classes", 0),
+    norm_hidden=config.model.generator.get("norm_hidden", 32),
+  )
+
+
 def _resnet32_g(config):
   return resnet32.Generator32(
     width=config.model.generator.width,
     out_channels=config.dataset.channels,
     dtype=compute_dtype(config),
+    **g_norm_kwargs(config),
   )
 
 

@@ -1,4 +1,4 @@
-"""Building blocks shared by the architectures: initialisers and SN layers.
+"""Building blocks shared by the architectures: initialisers, SN, G's norms.
 
 Spectral norm uses Flax's `nn.SpectralNorm` with its statistics (`u`, `sigma`)
 in the `spectral` collection, so that D's only non-trainable state has a name
@@ -9,6 +9,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 SPECTRAL = "spectral"
 BATCH_STATS = "batch_stats"
@@ -72,3 +73,98 @@ def upsample2(x: jax.Array) -> jax.Array:
 
 def avgpool2(x: jax.Array) -> jax.Array:
   return nn.avg_pool(x, (2, 2), strides=(2, 2))
+
+
+# G's normalisation layers, chosen by config.model.generator.norm.
+G_NORMS = ("batch_norm", "self_modulated", "conditional")
+
+
+class ModulatedBatchNorm(nn.Module):
+  """BatchNorm whose scale and shift are computed per example.
+
+  x_hat is the batch-standardised input (no affine parameters of its own);
+  the output is gamma(c) * x_hat + beta(c), with c either
+
+  - "self_modulated" (sBN, Chen et al. ICLR 2019, as SS-GAN (sBN) uses it):
+    c = z; h = ReLU(Dense_hidden(z)), gamma = Dense_C(h) with bias init 1,
+    beta = Dense_C(h) with bias init 0, so that at initialisation the layer
+    is close to a plain BN; or
+  - "conditional" (class-conditional BN of the Cond-GAN baseline): c = the
+    class label y; gamma and beta are rows of per-class embeddings,
+    initialised to 1 and 0 (Miyato & Koyama, ICLR 2018).
+
+  Attributes:
+    kind: "self_modulated" or "conditional".
+    num_classes: number of classes (conditional only).
+    hidden: width of the sBN MLP (paper: 32).
+    dtype: compute dtype.
+  """
+
+  kind: str
+  num_classes: int = 0
+  hidden: int = 32
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, cond: jax.Array, *, train: bool):
+    c = x.shape[-1]
+    x_hat = nn.BatchNorm(
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      use_bias=False,
+      use_scale=False,
+      dtype=self.dtype,
+      name="bn",
+    )(x)  # [B, H, W, C]
+    if self.kind == "self_modulated":
+      h = nn.relu(dense(self.hidden, 1.0, jnp.float32, "hidden")(cond))
+      gamma = nn.Dense(
+        c,
+        kernel_init=xavier_uniform(),
+        bias_init=nn.initializers.ones,
+        name="gamma",
+      )(h)  # [B, C]
+      beta = dense(c, 1.0, jnp.float32, "beta")(h)  # [B, C]
+    elif self.kind == "conditional":
+      gamma = nn.Embed(
+        self.num_classes, c, embedding_init=nn.initializers.ones, name="gamma"
+      )(cond)  # [B, C]
+      beta = nn.Embed(
+        self.num_classes, c, embedding_init=nn.initializers.zeros, name="beta"
+      )(cond)  # [B, C]
+    else:
+      raise ValueError(f"unknown modulated norm {self.kind!r}")
+    gamma = gamma.astype(x_hat.dtype)[:, None, None, :]
+    beta = beta.astype(x_hat.dtype)[:, None, None, :]
+    return x_hat * gamma + beta
+
+
+def g_norm(
+  kind: str,
+  name: str,
+  x: jax.Array,
+  cond: jax.Array | None,
+  *,
+  train: bool,
+  num_classes: int = 0,
+  hidden: int = 32,
+  dtype: Any = jnp.float32,
+) -> jax.Array:
+  """Applies G's normalisation `kind` to `x` (inside a compact module).
+
+  "batch_norm" is a plain nn.BatchNorm named `name` (so parameter paths do
+  not change); the others are a `ModulatedBatchNorm` fed `cond` (z for
+  "self_modulated", labels [B] for "conditional").
+  """
+  if kind == "batch_norm":
+    return nn.BatchNorm(
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=dtype,
+      name=name,
+    )(x)
+  return ModulatedBatchNorm(kind, num_classes, hidden, dtype, name=name)(
+    x, cond, train=train
+  )

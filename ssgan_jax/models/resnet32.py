@@ -21,24 +21,34 @@ _ROOT2 = 2.0**0.5
 
 
 class GBlock(nn.Module):
-  """Up-block: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3; shortcut up-conv1x1."""
+  """Up-block: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3; shortcut up-conv1x1.
+
+  `norm` picks the BN flavour (layers.G_NORMS); `cond` is what a modulated
+  BN reads (z or labels), None for plain BN.
+  """
 
   features: int
   dtype: Any = jnp.float32
+  norm: str = "batch_norm"
+  num_classes: int = 0
+  norm_hidden: int = 32
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    bn = lambda name: nn.BatchNorm(
-      use_running_average=not train,
-      momentum=0.9,
-      epsilon=1e-5,
+  def __call__(self, x: jax.Array, cond=None, *, train: bool) -> jax.Array:
+    bn = lambda name, v: layers.g_norm(
+      self.norm,
+      name,
+      v,
+      cond,
+      train=train,
+      num_classes=self.num_classes,
+      hidden=self.norm_hidden,
       dtype=self.dtype,
-      name=name,
     )
-    h = nn.relu(bn("bn1")(x))
+    h = nn.relu(bn("bn1", x))
     h = layers.upsample2(h)  # [B, 2H, 2W, C]
     h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1")(h)
-    h = nn.relu(bn("bn2")(h))
+    h = nn.relu(bn("bn2", h))
     h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2")(h)
     sc = layers.conv(self.features, 1, 1.0, self.dtype, "shortcut")(
       layers.upsample2(x)
@@ -54,29 +64,52 @@ class Generator32(nn.Module):
     out_channels: image channels (3 for RGB, 1 for Fashion-MNIST).
     bottom: spatial size after the first dense layer (4 -> 32 after 3 ups).
     dtype: compute dtype (parameters stay float32).
+    norm: "batch_norm" (Uncond-GAN, SS-GAN), "self_modulated" (sBN) or
+      "conditional" (Cond-GAN; needs `num_classes` and labels `y`).
+    num_classes: classes of the conditional BN.
+    norm_hidden: hidden width of the sBN MLP.
   """
 
   width: int = 256
   out_channels: int = 3
   bottom: int = 4
   dtype: Any = jnp.float32
+  norm: str = "batch_norm"
+  num_classes: int = 0
+  norm_hidden: int = 32
 
   @nn.compact
-  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
+    """z [B, Z] (and labels y [B] for "conditional") -> images [B, 32, 32, C]."""
     b = z.shape[0]
+    cond = {"batch_norm": None, "self_modulated": z, "conditional": y}[
+      self.norm
+    ]
+    if self.norm == "conditional" and y is None:
+      raise ValueError("a class-conditional generator needs labels y")
     h = layers.dense(
       self.bottom * self.bottom * self.width, 1.0, self.dtype, "dense"
     )(z)
     h = h.reshape(b, self.bottom, self.bottom, self.width)  # [B, 4, 4, W]
     for i in range(3):
-      h = GBlock(self.width, self.dtype, name=f"block{i + 1}")(h, train=train)
-    h = nn.BatchNorm(
-      use_running_average=not train,
-      momentum=0.9,
-      epsilon=1e-5,
+      h = GBlock(
+        self.width,
+        self.dtype,
+        self.norm,
+        self.num_classes,
+        self.norm_hidden,
+        name=f"block{i + 1}",
+      )(h, cond, train=train)
+    h = layers.g_norm(
+      self.norm,
+      "bn_out",
+      h,
+      cond,
+      train=train,
+      num_classes=self.num_classes,
+      hidden=self.norm_hidden,
       dtype=self.dtype,
-      name="bn_out",
-    )(h)
+    )
     h = nn.relu(h)
     h = layers.conv(self.out_channels, 3, 1.0, self.dtype, "conv_out")(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 32, 32, C] in [-1, 1]

@@ -1,0 +1,250 @@
+"""Evaluation during training: score G every `eval.every_steps`, keep the best.
+
+  evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir)
+  if evaluator.due(step, total):
+    result = evaluator.run(state, step, writer)
+
+At each evaluation every process samples `eval.num_samples` images with the
+same jitted, mesh-sharded sampler as `python -m ssgan_jax.evaluate` (fixed
+codes from `eval.seed`, so curves compare like with like), the evaluator
+named by `eval.evaluator` scores them, and
+
+- the full result goes to `<workdir>/eval/during_training/step_<N>.json`
+  (the format of the command-line evaluator, which writes its usually
+  larger evaluations to `<workdir>/eval/step_<N>.json`),
+- the metrics listed in `eval.metrics` go to TensorBoard as `eval/<name>`,
+- when `eval.best_metric` improves, the whole state is saved to
+  `<workdir>/best_checkpoint/<N>` (Orbax, one kept; the previous best is only
+  removed after the new one is complete) and `<workdir>/eval/best.json`
+  records {metric, mode, value, step}. A resumed run reads it back, so the
+  best is the best over the whole run, not since the restart.
+
+Evaluators are a registry: name -> (config, comps) -> `score(images) -> dict`
+over float images [N, H, W, C] in [-1, 1].
+"""
+
+import json
+import pathlib
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from ssgan_jax import checkpointing
+from ssgan_jax import errors
+from ssgan_jax import registry
+from ssgan_jax import state as state_lib
+
+# Whether larger or smaller is better, for every metric that can be kept.
+METRIC_MODES = {
+  "fd_fmnist": "min",
+  "kid_mean": "min",
+  "coverage_tv": "min",
+  "coverage_classes": "max",
+  "is_fmnist": "max",
+  "precision": "max",
+  "recall": "max",
+  "fid": "min",
+  "inception_score": "max",
+}
+
+EVALUATORS = registry.Registry("evaluator")
+
+
+def _fmnist_scorer(config: ml_collections.ConfigDict):
+  """FD-FMNIST and friends in the committed classifier (offline)."""
+  from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
+
+  dc = config.dataset
+  if dc.name != "fashion_mnist" or (dc.image_size, dc.channels) != (32, 1):
+    raise errors.ConfigError(
+      f"eval.evaluator='fmnist' scores 32x32x1 Fashion-MNIST images, but the"
+      f" run makes {dc.image_size}x{dc.image_size}x{dc.channels}"
+      f" {dc.name!r} images; set eval.evaluator='inception' (with"
+      " eval.inception_weights and eval.reference_stats) or"
+      " eval.every_steps=0."
+    )
+  split = run.parse_reference(config.eval.reference)
+  clf = fmnist.default_classifier()
+  fmnist.reference_features(split, clf)  # fail now, not at the first eval
+
+  def score(images: np.ndarray) -> dict:
+    result = fmnist.evaluate_images(
+      np.clip(images, -1.0, 1.0), reference_split=split, clf=clf
+    )
+    return {**result, "reference": config.eval.reference}
+
+  return score
+
+
+EVALUATORS.register("fmnist", _fmnist_scorer)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """One-line ConfigErrors for the `eval` block (cheap checks only)."""
+  ec = config.get("eval")
+  if ec is None or ec.every_steps == 0:
+    return
+  for field in ("every_steps", "num_samples", "batch_size"):
+    value = ec[field]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      raise errors.ConfigError(
+        f"eval.{field}={value!r} must be a positive integer"
+        + (" (0 turns evaluation off)." if field == "every_steps" else ".")
+      )
+  EVALUATORS.get(ec.evaluator)
+  unknown = [m for m in ec.metrics if m not in METRIC_MODES]
+  if unknown:
+    raise errors.ConfigError(
+      f"eval.metrics has unknown metric(s) {unknown}; choose from: "
+      + ", ".join(METRIC_MODES)
+      + "."
+    )
+  if ec.best_metric and ec.best_metric not in METRIC_MODES:
+    raise errors.ConfigError(
+      f"unknown eval.best_metric {ec.best_metric!r}; choose one of: "
+      + ", ".join(METRIC_MODES)
+      + ", or '' to keep no best checkpoint."
+    )
+  n = jax.device_count()
+  if ec.batch_size % n:
+    raise errors.ConfigError(
+      f"eval.batch_size={ec.batch_size} must be a multiple of the {n}"
+      f" device(s), e.g. {max(n, ec.batch_size - ec.batch_size % n)}."
+    )
+
+
+def is_better(value: float, best: float | None, mode: str) -> bool:
+  if best is None:
+    return True
+  return value < best if mode == "min" else value > best
+
+
+class PeriodicEvaluator:
+  """Samples, scores, logs and keeps the best checkpoint during training."""
+
+  def __init__(
+    self,
+    config: ml_collections.ConfigDict,
+    comps: state_lib.Components,
+    mesh,
+    workdir: pathlib.Path,
+  ):
+    validate(config)
+    self.config = config.eval
+    self.comps = comps
+    self.mesh = mesh
+    self.workdir = pathlib.Path(workdir)
+    self.is_main = jax.process_index() == 0
+    self.score = EVALUATORS.get(self.config.evaluator)(config)
+    self.metric = self.config.best_metric
+    self.mode = METRIC_MODES.get(self.metric, "min")
+    self.best_path = self.workdir / "eval" / "best.json"
+    self.best: float | None = None
+    self.best_step: int | None = None
+    self.best_ckpt = None
+    if self.metric:
+      self.best_ckpt = checkpointing.Checkpointer(
+        self.workdir / "best_checkpoint", max_to_keep=1
+      )
+      self._load_best()
+
+  def _load_best(self) -> None:
+    if not self.best_path.is_file():
+      return
+    try:
+      record = json.loads(self.best_path.read_text())
+      value, step = float(record["value"]), int(record["step"])
+      metric = record["metric"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      logging.warning(
+        "%s cannot be read (%s); the best checkpoint starts over.",
+        self.best_path,
+        e,
+      )
+      return
+    if metric != self.metric:
+      logging.warning(
+        "%s tracked %s, the config asks for %s; the best checkpoint starts"
+        " over.",
+        self.best_path,
+        metric,
+        self.metric,
+      )
+      return
+    self.best, self.best_step = value, step
+
+  def due(self, step: int, total: int) -> bool:
+    every = self.config.every_steps
+    return step % every == 0 or step == total
+
+  def run(self, state: state_lib.GANState, step: int, writer) -> dict:
+    """Evaluates `state` after `step` G steps; returns the result dict."""
+    from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
+
+    samples = run_lib.generate(
+      self.comps,
+      state,
+      self.mesh,
+      self.config.num_samples,
+      self.config.batch_size,
+      seed=self.config.seed,
+      progress=False,
+    )
+    if not np.all(np.isfinite(samples)):
+      raise errors.UserError(
+        f"G produces non-finite images at step {step}; training stopped."
+        " Lower the learning rates or check the data."
+      )
+    result = self.score(samples)
+    result = {
+      **result,
+      "source": "generator",
+      "workdir": str(self.workdir),
+      "step": step,
+      "generator_weights": (
+        "ema, batch statistics" if state.g_ema is not None else "live"
+      ),
+      "sample_seed": self.config.seed,
+      "sample_batch_size": self.config.batch_size,
+      "during_training": True,
+    }
+    if self.is_main:
+      run_lib.write_json_atomic(
+        self.workdir / "eval" / "during_training" / f"step_{step}.json", result
+      )
+      writer.write_scalars(
+        step, {f"eval/{m}": float(result[m]) for m in self.config.metrics}
+      )
+    if self.metric:
+      value = float(result[self.metric])
+      if is_better(value, self.best, self.mode):
+        self.best_ckpt.save(step, state, force=True)
+        # best.json only names a checkpoint once it is complete.
+        self.best_ckpt.wait()
+        self.best, self.best_step = value, step
+        if self.is_main:
+          run_lib.write_json_atomic(
+            self.best_path,
+            {
+              "metric": self.metric,
+              "mode": self.mode,
+              "value": value,
+              "step": step,
+              "checkpoint": str(self.best_ckpt.directory / str(step)),
+            },
+          )
+      writer.write_scalars(step, {f"eval/best_{self.metric}": self.best})
+    logging.info(
+      "Eval at step %d: %s",
+      step,
+      ", ".join(f"{m}={float(result[m]):.4g}" for m in self.config.metrics),
+    )
+    return result
+
+  def close(self) -> None:
+    if self.best_ckpt is not None:
+      self.best_ckpt.wait()
+      self.best_ckpt.close()
