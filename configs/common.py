@@ -26,6 +26,10 @@ def base() -> ml_collections.ConfigDict:
   # False streams with tf.data (for splits that do not fit in memory).
   c.dataset.in_memory = True
   c.dataset.shuffle_buffer = 10_000  # streaming mode only
+  # TFDS images -> image_size (ssgan_jax/preprocess.py): center_crop_resize
+  # | random_crop_resize | crop_or_pad | none. Rotation comes afterwards.
+  c.dataset.preprocess = "center_crop_resize"
+  c.dataset.eval_split = "test"  # real images for FID reference statistics
 
   c.batch_size = 64  # global, over all devices and processes
   c.total_steps = 100_000  # counted in G steps (each with disc_iters D steps)
@@ -41,8 +45,15 @@ def base() -> ml_collections.ConfigDict:
   c.model.generator = ml_collections.ConfigDict(
     {"name": "resnet32", "width": 256, "norm": "batch_norm", "norm_hidden": 32}
   )
+  # projection: the Cond-GAN projection D (w.h + <embed(y), h>); needs
+  # generator.norm = "conditional" and labels (dataset.num_classes > 0).
   c.model.discriminator = ml_collections.ConfigDict(
-    {"name": "resnet32", "width": 128, "spectral_norm": True}
+    {
+      "name": "resnet32",
+      "width": 128,
+      "spectral_norm": True,
+      "projection": False,
+    }
   )
 
   c.loss = ml_collections.ConfigDict()
@@ -183,3 +194,139 @@ def parse_args(arg: str | None, known=VARIANTS) -> set[str]:
       " (use e.g. --config configs/fashion_mnist_ssgan.py:quick)."
     )
   return args
+
+
+# --- Paper Table 1: datasets x methods ---------------------------------------
+
+# Paper Table 1 FIDs (PAPER.md section 5): dataset -> method -> FID.
+TABLE1_FID = {
+  "cifar10": {"gan": 19.73, "cgan": 15.60, "ssgan": 17.11, "ssgan_sbn": 15.65},
+  "imagenet128": {
+    "gan": 56.67,
+    "cgan": 42.91,
+    "ssgan": 47.56,
+    "ssgan_sbn": 43.87,
+  },
+  "lsun_bedroom128": {"gan": 16.02, "ssgan": 13.66, "ssgan_sbn": 13.30},
+  "celeba_hq128": {"gan": 23.77, "ssgan": 26.11, "ssgan_sbn": 24.36},
+}
+METHODS = ("gan", "cgan", "ssgan", "ssgan_sbn")
+
+
+def method(
+  c: ml_collections.ConfigDict, name: str
+) -> ml_collections.ConfigDict:
+  """Switches `c` (with the rotation task on) to one of the paper's methods.
+
+  gan: Uncond-GAN (no task); cgan: Cond-GAN (conditional BN in G and a
+  projection D, no task; needs labels); ssgan: rotation task; ssgan_sbn:
+  rotation task and self-modulated BN in G.
+  """
+  if name not in METHODS:
+    raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
+  if name in ("gan", "cgan"):
+    c.ssl = ml_collections.ConfigDict()
+  if name == "cgan":
+    if not c.dataset.num_classes:
+      raise ValueError(f"Cond-GAN needs labels; {c.dataset.name} has none.")
+    c.model.generator.norm = "conditional"
+    c.model.discriminator.projection = True
+  if name == "ssgan_sbn":
+    c.model.generator.norm = "self_modulated"
+  return c
+
+
+def resnet128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """compare_gan's resnet5 128x128 G and D (ch 64), mean-pooled D."""
+  c.model.generator.name = "resnet128"
+  c.model.generator.width = 64
+  c.model.discriminator.name = "resnet128"
+  c.model.discriminator.width = 64
+  c.model.discriminator.pooling = "mean"
+  return c
+
+
+def imagenet128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """ImageNet 128x128: TFDS imagenet2012 (manual download), streamed.
+
+  Train: random square crops of 50-100 % of the area, resized (compare_gan's
+  "distorted" crop); FID reference: the 50k validation images, central
+  square crop. Labels: 1000 classes (Cond-GAN).
+  """
+  resnet128(c)
+  dc = c.dataset
+  dc.name = "imagenet2012"
+  dc.split = "train"
+  dc.eval_split = "validation"
+  dc.image_size = 128
+  dc.channels = 3
+  dc.num_classes = 1000
+  dc.in_memory = False  # ~1.3M images do not fit in host memory
+  dc.download = False  # manual: put the tars in <data_dir>/downloads/manual
+  dc.preprocess = "random_crop_resize"
+  c.total_steps = 1_000_000  # "~1M" (PAPER.md section 4)
+  c.eval.reference = "imagenet2012:validation"
+  c.eval.num_samples = 50_000
+  return c
+
+
+def lsun_bedroom128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """LSUN-Bedroom 128x128: TFDS lsun/bedroom, unlabelled, streamed.
+
+  Central 128x128 crop without resizing; the last 1 % of train (~30k
+  images) is held out for FID, as compare_gan did.
+  """
+  resnet128(c)
+  dc = c.dataset
+  dc.name = "lsun/bedroom"
+  dc.split = "train[:99%]"
+  dc.eval_split = "train[99%:]"
+  dc.image_size = 128
+  dc.channels = 3
+  dc.num_classes = 0
+  dc.in_memory = False
+  dc.preprocess = "crop_or_pad"
+  c.eval.reference = "lsun/bedroom:train[99%:]"
+  c.eval.num_samples = 30_000
+  return c
+
+
+def celeba_hq128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """CelebA-HQ 128x128: TFDS celeb_a_hq/128 (manual), unlabelled.
+
+  TFDS has only a train split (30k images, already 128x128); the first 27k
+  train, the last 3k are the FID reference (our choice: PAPER.md does not
+  record the paper's split).
+  """
+  resnet128(c)
+  dc = c.dataset
+  dc.name = "celeb_a_hq/128"
+  dc.split = "train[:27000]"
+  dc.eval_split = "train[27000:]"
+  dc.image_size = 128
+  dc.channels = 3
+  dc.num_classes = 0
+  dc.in_memory = False
+  dc.download = False  # manual: see the TFDS celeb_a_hq instructions
+  dc.preprocess = "none"
+  c.eval.reference = "celeb_a_hq/128:train[27000:]"
+  c.eval.num_samples = 3_000
+  return c
+
+
+DATASETS = {
+  "cifar10": lambda c: c,
+  "imagenet128": imagenet128,
+  "lsun_bedroom128": lsun_bedroom128,
+  "celeba_hq128": celeba_hq128,
+}
+
+
+def table1(dataset: str, method_name: str, arg: str | None = None):
+  """The config of one Table 1 cell: base() + dataset block + method."""
+  args = parse_args(arg, known=("quick",))
+  c = DATASETS[dataset](base())
+  method(c, method_name)
+  if "quick" in args:
+    quick(c)
+  return c

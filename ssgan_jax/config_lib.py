@@ -6,6 +6,7 @@ from ssgan_jax import errors
 from ssgan_jax import losses
 from ssgan_jax import models
 from ssgan_jax import penalties
+from ssgan_jax import preprocess
 from ssgan_jax import ssl
 from ssgan_jax import state as state_lib
 
@@ -63,6 +64,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
       )
   models.compute_dtype(config)
   models.g_norm(config)
+  dc = config.dataset
+  preprocess.check(dc.get("preprocess", "center_crop_resize"))
+  if dc.get("preprocess") == "random_crop_resize" and dc.in_memory:
+    raise errors.ConfigError(
+      "dataset.preprocess='random_crop_resize' with dataset.in_memory=True"
+      " would crop each image once for the whole run; set"
+      " dataset.in_memory=False (streaming) for fresh crops every epoch."
+    )
+  _validate_cond_gan(config)
   from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
   periodic.validate(config)
@@ -73,4 +83,36 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
       "loss.weight=0 with no ssl tasks leaves nothing to train; set"
       " loss.weight > 0 or add a task to config.ssl."
+    )
+
+
+def _validate_cond_gan(config: ml_collections.ConfigDict) -> None:
+  """Cond-GAN is two switches (G's conditional BN, D's projection) together.
+
+  Either alone is no method of the paper, and a half-conditional run would
+  silently ignore the labels on one side.
+  """
+  cond_g = models.g_norm(config) == "conditional"
+  proj = bool(config.model.discriminator.get("projection", False))
+  if cond_g != proj:
+    raise errors.ConfigError(
+      "Cond-GAN needs both model.generator.norm='conditional' and"
+      f" model.discriminator.projection=True (got norm={models.g_norm(config)!r},"
+      f" projection={proj}); set both, or neither."
+    )
+  if not cond_g:
+    return
+  k = config.dataset.get("num_classes", 0)
+  if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+    raise errors.ConfigError(
+      f"dataset.num_classes={k!r} must be a positive integer for Cond-GAN"
+      " (the number of classes of the labelled dataset, e.g. 10 for cifar10)."
+    )
+  d_name = config.model.discriminator.name
+  d = models.DISCRIMINATORS.get(d_name)(config, ())
+  if not getattr(d, "projection", False):
+    raise errors.ConfigError(
+      f"discriminator {d_name!r} has no projection head, which Cond-GAN"
+      " (model.discriminator.projection=True) needs; give it one with"
+      " models.layers.class_embedding, as resnet32 does."
     )

@@ -5,11 +5,19 @@
       [--reference fashion_mnist:test]
   python -m ssgan_jax.evaluate --images samples.npz
       [--reference fashion_mnist:test]
+  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan --probe
+      [--step 1800] [--batch_size 500] [--probe_train_limit N]
+      [--probe_test_limit M]
 
 A summary goes to stderr and the numbers as JSON to stdout (`--workdir`
 also writes them to <workdir>/eval/step_<step>.json). FD-FMNIST is measured
 in a committed Fashion-MNIST classifier, not Inception: it is not FID. The
 work is in `ssgan_jax.evaluation.run`.
+
+`--probe` measures D instead of G's samples (the paper's Tables 3-4): a
+linear probe on each D block's average-pooled features and the accuracy of
+D's rotation head, written to <workdir>/eval/probe_step_<step>.json (work
+in `ssgan_jax.evaluation.probe`; see docs/probe.md).
 """
 
 import json
@@ -50,6 +58,22 @@ _BATCH_SIZE = flags.DEFINE_integer(
   " when not given, 500 rounded down to one.",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "--workdir: seed of the latent codes.")
+_PROBE = flags.DEFINE_bool(
+  "probe",
+  False,
+  "--workdir: instead of scoring samples, probe D's features (linear probe"
+  " per block, rotation accuracy); see docs/probe.md.",
+)
+_PROBE_TRAIN_LIMIT = flags.DEFINE_integer(
+  "probe_train_limit",
+  None,
+  "--probe: fit on the first N train images only (default all; quick runs).",
+)
+_PROBE_TEST_LIMIT = flags.DEFINE_integer(
+  "probe_test_limit",
+  None,
+  "--probe: score on the first N test images only (default all).",
+)
 
 # Orbax logs every file it reads, JAX every backend it did not find (INFO).
 _QUIET_PATHS = ("/orbax/", "/jax/_src/xla_bridge.py")
@@ -88,6 +112,17 @@ def main(argv):
   jax.config.update("jax_threefry_partitionable", True)
   from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
 
+  if _PROBE.value:
+    _probe()
+    return
+  limits = [
+    f"--{f.name}"
+    for f in (_PROBE_TRAIN_LIMIT, _PROBE_TEST_LIMIT)
+    if _given(f) is not None
+  ]
+  if limits:
+    verb = "applies" if len(limits) == 1 else "apply"
+    _fail(f"{', '.join(limits)} only {verb} with --probe.")
   try:
     result = run.evaluate(
       workdir=_WORKDIR.value,
@@ -101,6 +136,29 @@ def main(argv):
   except errors.UserError as e:
     _fail(str(e))
   print(run.summary(result), file=sys.stderr)
+  print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _probe():
+  from ssgan_jax.evaluation import probe  # pylint: disable=g-import-not-at-top
+
+  try:
+    result = probe.evaluate(
+      workdir=_WORKDIR.value,
+      images=_IMAGES.value,
+      step=_given(_STEP),
+      batch_size=_given(_BATCH_SIZE),
+      train_limit=_given(_PROBE_TRAIN_LIMIT),
+      test_limit=_given(_PROBE_TEST_LIMIT),
+      sampling_flags=tuple(
+        f.name
+        for f in (_NUM_SAMPLES, _SEED, _REFERENCE)
+        if _given(f) is not None
+      ),
+    )
+  except errors.UserError as e:
+    _fail(str(e))
+  print(probe.summary(result), file=sys.stderr)
   print(json.dumps(result, indent=2, sort_keys=True))
 
 

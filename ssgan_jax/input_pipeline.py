@@ -3,8 +3,12 @@
   source = create_source(config)
   local = source.host_batch(step)        # [n_dis, B_local, H, W, C] float32
   images = sharding.host_to_global(local, mesh)
+  local, labels = source.host_batch(step, with_labels=True)  # Cond-GAN
 
-Images are float32 in [-1, 1], square, `config.dataset.image_size` wide.
+Images are float32 in [-1, 1], square, `config.dataset.image_size` wide;
+labels are int32 [n_dis, B_local], those of the same examples. A Cond-GAN
+run (`state.is_conditional`) needs them: the dataset must have a "label"
+feature with values in [0, dataset.num_classes), checked up front.
 
 Two sources:
 * `ArraySource` (default, `dataset.in_memory=True`): the whole split in host
@@ -29,6 +33,8 @@ import numpy as np
 
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
+from ssgan_jax import preprocess
+from ssgan_jax import state as state_lib
 
 EMBEDDED = ("fashion_mnist",)
 
@@ -89,27 +95,51 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
   return builder
 
 
-def _tf_preprocess(image, size: int):
-  """TF op: uint8 [h, w, C] -> central square crop -> uint8 [size, size, C]."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  h, w = tf.shape(image)[0], tf.shape(image)[1]
-  s = tf.minimum(h, w)
-  image = tf.image.crop_to_bounding_box(image, (h - s) // 2, (w - s) // 2, s, s)
-  if image.shape[0] != size:
-    image = tf.image.resize(image, (size, size), method="area", antialias=True)
-    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-  return image
+def _cond_gan_needs_labels(name: str) -> errors.DataError:
+  return errors.DataError(
+    f"dataset {name!r} has no 'label' feature; Cond-GAN"
+    " (model.generator.norm='conditional', model.discriminator.projection)"
+    " needs a labelled dataset (e.g. cifar10, imagenet2012)."
+  )
 
 
-def load_tfds_in_memory(dc: ml_collections.ConfigDict):
+def check_labels(labels: np.ndarray, num_classes: int, name: str) -> None:
+  """One-line DataError unless every label is in [0, num_classes)."""
+  labels = np.asarray(labels)
+  if labels.size == 0:
+    return
+  lo, hi = int(labels.min()), int(labels.max())
+  if lo < 0 or hi >= num_classes:
+    raise errors.DataError(
+      f"dataset {name!r} has labels in [{lo}, {hi}], outside [0,"
+      f" {num_classes}) for dataset.num_classes={num_classes}; set"
+      " dataset.num_classes to the dataset's number of classes."
+    )
+
+
+def _tf_preprocess(image, dc: ml_collections.ConfigDict, seed=None, train=True):
+  """TF op: uint8 [h, w, C] -> uint8 [size, size, C] by `dc.preprocess`.
+
+  Outside training (reference and probe splits) a random crop becomes the
+  central one, so that evaluation images are fixed.
+  """
+  method = dc.get("preprocess", "center_crop_resize")
+  if not train and method == "random_crop_resize":
+    method = "center_crop_resize"
+  return preprocess.tf_preprocess(image, dc.image_size, method, seed)
+
+
+def load_tfds_in_memory(dc: ml_collections.ConfigDict, train: bool = True):
   """A whole TFDS split as uint8 [N, size, size, C] (and labels if any)."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   builder = _tfds_builder(dc)
   ds = builder.as_dataset(split=dc.split, shuffle_files=False)
   ds = ds.map(
-    lambda ex: (_tf_preprocess(ex["image"], dc.image_size), ex.get("label", -1))
+    lambda ex: (
+      _tf_preprocess(ex["image"], dc, train=train),
+      ex.get("label", -1),
+    )
   )
   images, labels = [], []
   for img, lab in tfds.as_numpy(ds.batch(1024)):
@@ -129,9 +159,13 @@ class ArraySource:
     seed: int,
     process_index: int = 0,
     process_count: int = 1,
+    labels: np.ndarray | None = None,
   ):
-    """Args: images [N, H, W, C] uint8; batch_size is global."""
+    """Args: images [N, H, W, C] uint8; batch_size is global; labels [N]."""
+    if labels is not None and len(labels) != len(images):
+      raise ValueError(f"{len(labels)} labels for {len(images)} images")
     self.images = images
+    self.labels = None if labels is None else np.asarray(labels, np.int32)
     self.batch_size = batch_size
     self.disc_iters = disc_iters
     self.seed = seed
@@ -160,9 +194,20 @@ class ArraySource:
       out[mask] = self._perm(int(epoch))[pos[mask] % n]
     return out
 
-  def host_batch(self, step: int) -> np.ndarray:
-    """[n_dis, B_local, H, W, C] float32 in [-1, 1]."""
-    return to_float(self.images[self.indices(step)])
+  def host_batch(self, step: int, with_labels: bool = False):
+    """[n_dis, B_local, H, W, C] float32 in [-1, 1] (and labels).
+
+    With `with_labels`, returns (images, labels [n_dis, B_local] int32),
+    both read at the same `indices(step)`: labels follow the data order
+    exactly, on resume and across processes alike.
+    """
+    idx = self.indices(step)
+    images = to_float(self.images[idx])
+    if not with_labels:
+      return images
+    if self.labels is None:
+      raise ValueError("this ArraySource was built without labels")
+    return images, self.labels[idx]
 
 
 class StreamSource:
@@ -170,11 +215,23 @@ class StreamSource:
 
   The pipeline is built on the first `host_batch(step)` call, with the
   shuffle seed folded with that step: a resumed run continues with fresh
-  (not repeated) data.
+  (not repeated) data. With `labels=True` it carries each image's label
+  (the dataset must have a "label" feature) and `host_batch(step,
+  with_labels=True)` returns them.
   """
 
-  def __init__(self, dc, batch_size: int, disc_iters: int, seed: int):
+  def __init__(
+    self,
+    dc,
+    batch_size: int,
+    disc_iters: int,
+    seed: int,
+    labels: bool = False,
+  ):
     self.builder = _tfds_builder(dc)  # fails fast when not available
+    if labels and "label" not in self.builder.info.features:
+      raise _cond_gan_needs_labels(dc.name)
+    self.labels = labels
     self.dc = dc
     self.local = batch_size // jax.process_count()
     self.disc_iters = disc_iters
@@ -196,39 +253,70 @@ class StreamSource:
       read_config=tfds.ReadConfig(shuffle_seed=ds_seed),
     )
     ds = ds.repeat().shuffle(dc.shuffle_buffer, seed=ds_seed)
-    ds = ds.map(
-      lambda ex: _tf_preprocess(ex["image"], dc.image_size),
-      num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    if self.labels:
+      fn = lambda ex: (
+        _tf_preprocess(ex["image"], dc, ds_seed),
+        tf.cast(ex["label"], tf.int32),
+      )
+    else:
+      fn = lambda ex: _tf_preprocess(ex["image"], dc, ds_seed)
+    ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(self.local, drop_remainder=True).batch(self.disc_iters)
     return iter(tfds.as_numpy(ds.prefetch(2)))
 
-  def host_batch(self, step: int) -> np.ndarray:
+  def host_batch(self, step: int, with_labels: bool = False):
+    """Images [n_dis, B_local, H, W, C] (and labels [n_dis, B_local])."""
+    if with_labels and not self.labels:
+      raise ValueError("this StreamSource was built without labels")
     if self._it is None:
       self._it = self._make_iterator(step)
-    return to_float(next(self._it))
+    batch = next(self._it)
+    if not self.labels:
+      return to_float(batch)
+    images, labels = batch
+    if not with_labels:
+      return to_float(images)
+    labels = np.asarray(labels, np.int32)
+    check_labels(labels, self.dc.num_classes, self.dc.name)
+    return to_float(images), labels
 
 
 def load_split(dc: ml_collections.ConfigDict, split: str | None = None):
-  """Any configured dataset split as (uint8 [N, S, S, C], labels [N])."""
+  """Any configured dataset split as (uint8 [N, S, S, C], labels [N]).
+
+  The training split (split None) is preprocessed as for training; any
+  other split as for evaluation (central crops, see `_tf_preprocess`).
+  """
+  train = split is None
   split = split or dc.split
   if dc.name in EMBEDDED:
     return load_embedded(dc.name, split, dc.image_size, dc.data_dir)
   dc = ml_collections.ConfigDict(dc.to_dict())
   dc.split = split
-  return load_tfds_in_memory(dc)
+  return load_tfds_in_memory(dc, train=train)
 
 
 def create_source(config: ml_collections.ConfigDict):
-  """The training source for `config` (see module docstring)."""
+  """The training source for `config` (see module docstring).
+
+  For a Cond-GAN run the source carries the labels and checks them here,
+  before anything is compiled: a dataset without labels, or with labels
+  outside [0, dataset.num_classes), is a one-line DataError.
+  """
   dc = config.dataset
+  conditional = state_lib.is_conditional(config)
+  if conditional and dc.name not in EMBEDDED:
+    if "label" not in _tfds_builder(dc).info.features:
+      raise _cond_gan_needs_labels(dc.name)
   if dc.name in EMBEDDED or dc.in_memory:
-    images, _ = load_split(dc)
+    images, labels = load_split(dc)
     if images.shape[-1] != dc.channels:
       raise errors.ConfigError(
         f"dataset {dc.name!r} has {images.shape[-1]} image channel(s) but"
         f" dataset.channels={dc.channels}; set it to {images.shape[-1]}."
       )
+    if conditional:
+      check_labels(labels, dc.num_classes, dc.name)
     return ArraySource(
       images,
       config.batch_size,
@@ -236,5 +324,8 @@ def create_source(config: ml_collections.ConfigDict):
       config.seed,
       jax.process_index(),
       jax.process_count(),
+      labels=labels if conditional else None,
     )
-  return StreamSource(dc, config.batch_size, config.disc_iters, config.seed)
+  return StreamSource(
+    dc, config.batch_size, config.disc_iters, config.seed, labels=conditional
+  )

@@ -6,6 +6,10 @@ Modules, optimizers and tasks are not in the state; they live in
 `Components`, built once from the config and closed over by the train step.
 `variables` holds the non-trainable collections (`batch_stats` in G,
 `spectral` in D). `step` counts G updates.
+
+A Cond-GAN run (`is_conditional`: class-conditional BN in G plus a
+projection discriminator) feeds G labels next to z: `init_state` initialises
+it with dummy labels and `generate_samples` takes them as `y`.
 """
 
 import dataclasses
@@ -53,6 +57,19 @@ OPTIMIZERS.register(
 )
 
 
+def is_conditional(config: ml_collections.ConfigDict) -> bool:
+  """Whether `config` is a Cond-GAN run, i.e. G and D read class labels.
+
+  Either switch makes the run need labels; `config_lib.validate` insists on
+  both (model.generator.norm="conditional" and
+  model.discriminator.projection=True).
+  """
+  return bool(
+    config.model.generator.get("norm", "batch_norm") == "conditional"
+    or config.model.discriminator.get("projection", False)
+  )
+
+
 @dataclasses.dataclass(frozen=True)
 class Components:
   """Everything static that the step closes over, built from the config."""
@@ -65,6 +82,15 @@ class Components:
   loss: losses.GANLoss
   penalty: Any
   config: ml_collections.ConfigDict
+
+  @property
+  def conditional(self) -> bool:
+    """Cond-GAN: G takes labels y [B] and D exposes `class_embed`."""
+    return is_conditional(self.config)
+
+  @property
+  def num_classes(self) -> int:
+    return int(self.config.dataset.get("num_classes", 0))
 
 
 def build_components(config: ml_collections.ConfigDict) -> Components:
@@ -83,18 +109,22 @@ def build_components(config: ml_collections.ConfigDict) -> Components:
 
 
 def apply_net(
-  module: nn.Module, net_params, net_vars, x, *, train: bool, mutable=()
+  module: nn.Module, net_params, net_vars, *inputs, train: bool, mutable=()
 ):
   """Applies a module functionally; returns (out, updated collections).
 
-  Collections listed in `mutable` come back updated (and only when `train`);
-  everything else is unchanged and the input trees are never mutated.
+  `inputs` are the module's positional inputs (images for D; z, or z and
+  labels y for G). Collections listed in `mutable` come back updated (and
+  only when `train`); everything else is unchanged and the input trees are
+  never mutated.
   """
   variables = {"params": net_params, **net_vars}
   if train and mutable:
-    out, new = module.apply(variables, x, train=True, mutable=list(mutable))
+    out, new = module.apply(
+      variables, *inputs, train=True, mutable=list(mutable)
+    )
     return out, {**net_vars, **new}
-  return module.apply(variables, x, train=train), net_vars
+  return module.apply(variables, *inputs, train=train), net_vars
 
 
 def sample_z(rng: jax.Array, n: int, config: ml_collections.ConfigDict):
@@ -115,9 +145,11 @@ def init_state(comps: Components, rng: jax.Array) -> GANState:
   config = comps.config
   g_rng, d_rng = jax.random.split(rng)
   size, ch = config.dataset.image_size, config.dataset.channels
-  g_vars = comps.generator.init(
-    g_rng, jnp.zeros((2, config.model.z_dim), jnp.float32), train=False
-  )
+  # A conditional G creates its per-class BN embeddings from labels.
+  g_inputs = [jnp.zeros((2, config.model.z_dim), jnp.float32)]
+  if comps.conditional:
+    g_inputs.append(jnp.zeros((2,), jnp.int32))
+  g_vars = comps.generator.init(g_rng, *g_inputs, train=False)
   d_vars = comps.discriminator.init(
     d_rng, jnp.zeros((2, size, size, ch), jnp.float32), train=False
   )
@@ -138,8 +170,13 @@ def _split(variables):
   return params, variables
 
 
-def generate_samples(comps: Components, state: GANState, z: jax.Array):
+def generate_samples(
+  comps: Components, state: GANState, z: jax.Array, y: jax.Array | None = None
+):
   """Images [N, H, W, C] from latent codes `z` [N, Z] for grids and metrics.
+
+  A Cond-GAN's G also needs the classes to draw, `y` [N] int32; an
+  unconditional G takes none.
 
   Without an EMA, G runs in eval mode with its BatchNorm running averages.
   With an EMA, the running averages belong to the live weights, not to the
@@ -148,16 +185,21 @@ def generate_samples(comps: Components, state: GANState, z: jax.Array):
   therefore normalised with the statistics of the sampled batch itself
   (batch of >= 64 codes; the statistics are discarded, nothing is stored).
   """
+  if comps.conditional != (y is not None):
+    raise ValueError(
+      "a Cond-GAN generator needs labels y, an unconditional one takes none"
+    )
+  inputs = (z,) if y is None else (z, y)
   if state.g_ema is None:
     out, _ = apply_net(
-      comps.generator, state.g.params, state.g.variables, z, train=False
+      comps.generator, state.g.params, state.g.variables, *inputs, train=False
     )
   else:
     out, _ = apply_net(
       comps.generator,
       state.g_ema,
       state.g.variables,
-      z,
+      *inputs,
       train=True,
       mutable=["batch_stats"],
     )

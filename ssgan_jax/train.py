@@ -18,6 +18,7 @@ import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -79,10 +80,12 @@ def flat_hparams(config: ml_collections.ConfigDict) -> dict:
   return out
 
 
-def make_sample_fn(comps: state_lib.Components, mesh, z: jax.Array):
-  """Jitted `state -> images [N, H, W, C]` for a fixed `z`."""
+def make_sample_fn(
+  comps: state_lib.Components, mesh, z: jax.Array, y: jax.Array | None = None
+):
+  """Jitted `state -> images [N, H, W, C]` for a fixed `z` (and labels `y`)."""
   return jax.jit(
-    lambda st: state_lib.generate_samples(comps, st, z),
+    lambda st: state_lib.generate_samples(comps, st, z, y),
     out_shardings=sharding.replicated(mesh),
   )
 
@@ -193,9 +196,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   # --- Compile -------------------------------------------------------------
   batch_sh = sharding.batch_sharding(mesh, 5, batch_axis=1)
+  in_shardings = (repl, batch_sh, repl)
+  if comps.conditional:  # labels [n_dis, B], sharded like the images
+    in_shardings += (sharding.batch_sharding(mesh, 2, batch_axis=1),)
   step_fn = jax.jit(
     train_step.make_train_step(comps, mesh),
-    in_shardings=(repl, batch_sh, repl),
+    in_shardings=in_shardings,
     out_shardings=(repl, repl),
     donate_argnums=0,
   )
@@ -203,7 +209,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     lambda k: state_lib.sample_z(k, config.num_sample_images, config),
     out_shardings=repl,
   )(sample_rng)
-  sample_fn = make_sample_fn(comps, mesh, z_fixed)
+  y_fixed = None
+  if comps.conditional:
+    # Sample i draws class i mod K: with K columns each grid row walks
+    # through the classes.
+    y_fixed = jax.jit(
+      lambda: (
+        jnp.arange(config.num_sample_images, dtype=jnp.int32)
+        % comps.num_classes
+      ),
+      out_shardings=repl,
+    )()
+  sample_fn = make_sample_fn(comps, mesh, z_fixed, y_fixed)
   evaluator = None
   if config.eval.every_steps > 0:
     from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
@@ -222,9 +239,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   t0 = time.time()
   with StopSignal().installed() as stop:
     for step in range(start, total):
-      images = sharding.host_to_global(source.host_batch(step), mesh)
+      if comps.conditional:
+        local, local_labels = source.host_batch(step, with_labels=True)
+        batch = (
+          sharding.host_to_global(local, mesh),
+          sharding.host_to_global(local_labels, mesh),
+        )
+      else:
+        batch = (sharding.host_to_global(source.host_batch(step), mesh),)
       with jax.transfer_guard("disallow"):
-        state, metrics = step_fn(state, images, train_rng)
+        state, metrics = step_fn(state, batch[0], train_rng, *batch[1:])
       done = step + 1
       window.append(metrics)
       report(done)

@@ -2,6 +2,7 @@
 
   step_fn = make_train_step(components, mesh)
   state, metrics = step_fn(state, images, rng)  # images [n_dis, B, H, W, C]
+  state, metrics = step_fn(state, images, rng, labels)  # Cond-GAN: [n_dis, B]
 
 `train.py` jits it once with explicit shardings and donates `state`. Under
 jit the batch axis is global, so BatchNorm statistics and gradient means are
@@ -20,7 +21,17 @@ One D call per update sees upright reals, upright fakes and all task views
 (packed device-locally by `ssl.layout`); the GAN loss reads upright images
 only; each task's loss reads its own views.
 
+Cond-GAN (`comps.conditional`: class-conditional BN in G, projection D):
+reals come with their labels y [B]; fakes are drawn from (z, y_fake) with
+y_fake uniform over the K classes. D sees no labels: the projection term
+`<class_embed[y], h>` (h = D's pooled features) is added to the upright GAN
+logits only, with the real labels for reals and y_fake for fakes, so SSL
+tasks compose unchanged (their views have no class). A penalty sees D with
+the projection of the real labels (compare_gan's conditional penalties).
+
 RNG: `fold_in(rng, step)`, split once into named streams; no key is reused.
+Cond-GAN splits each z key into (z, y_fake) keys; only then, so that an
+unconditional run draws exactly the codes it always drew.
 """
 
 from collections.abc import Callable
@@ -59,11 +70,13 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       that every device generates only its own shard of fakes.
 
   Returns:
-    `d_update(state, images [B, H, W, C], rng) -> (state, metrics)` and
-    `g_update(state, batch_size, rng) -> (state, metrics)`.
+    `d_update(state, images [B, H, W, C], rng, labels [B] = None) ->
+    (state, metrics)` and `g_update(state, batch_size, rng) -> (state,
+    metrics)`; `labels` are the reals' classes, required for Cond-GAN.
   """
   config = comps.config
   g_mod, d_mod = comps.generator, comps.discriminator
+  conditional, num_classes = comps.conditional, comps.num_classes
   tasks = list(comps.tasks)
   d_fake_tasks = [t for t in tasks if t.d_uses_fake_views]
   s_all = layout.group_size(tasks)
@@ -79,23 +92,60 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
     return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
 
   def generate(g_params, g_vars, rng, n, *, train):
+    """-> (fakes [n, H, W, C], their labels [n] or None, new G vars)."""
+    y = None
+    if conditional:
+      rng, k_y = jax.random.split(rng)
+      y = constrain(
+        jax.random.randint(k_y, (n,), 0, num_classes, jnp.int32)
+      )  # [B]
     z = constrain(state_lib.sample_z(rng, n, config))  # [B, Z]
-    return state_lib.apply_net(
-      g_mod, g_params, g_vars, z, train=train, mutable=[layers.BATCH_STATS]
+    inputs = (z,) if y is None else (z, y)
+    out, new_vars = state_lib.apply_net(
+      g_mod,
+      g_params,
+      g_vars,
+      *inputs,
+      train=train,
+      mutable=[layers.BATCH_STATS],
     )
+    return out, y, new_vars
 
   def d_apply(d_params, d_vars, x, *, train):
     return state_lib.apply_net(
       d_mod, d_params, d_vars, x, train=train, mutable=[layers.SPECTRAL]
     )
 
-  def d_update(st: state_lib.GANState, images, rng):
-    """One D step on reals `images` [B, H, W, C]."""
+  def project(logit, extras, y, rows, offset):
+    """Adds the Cond-GAN projection <class_embed[y], h> to upright logits.
+
+    Args:
+      logit: upright GAN logits [B] of one block (reals or fakes).
+      extras: D's extras for the whole packed call.
+      y: the block's labels [B], or None (unconditional: logit unchanged).
+      rows: (G, V), the packed layout of the D call.
+      offset: the block's first column (as for `layout.upright`).
+    """
+    if y is None:
+      return logit
+    feats = extras["features"].reshape(*rows, -1)  # [G, V, W]
+    h = layout.upright(feats, offset, s_all)  # [B, W]
+    embed = extras["class_embed"][y]  # [B, W]
+    return logit + jnp.sum(embed * h, axis=-1)
+
+  def d_update(st: state_lib.GANState, images, rng, labels=None):
+    """One D step on reals `images` [B, H, W, C] (classes `labels` [B])."""
+    if conditional != (labels is not None):
+      raise ValueError(
+        "Cond-GAN's D update needs the reals' labels; an unconditional one"
+        " takes none"
+      )
+    y_real = labels  # in loss_fn, `labels` names SSL view labels
     b = images.shape[0]
     k_z, k_real, k_fake, k_pen = jax.random.split(rng, 4)
     # G in train mode (batch statistics) as in its own update; the BN
     # statistics it computes here are discarded.
-    fake, _ = generate(st.g.params, st.g.variables, k_z, b, train=True)
+    fake, y_fake, _ = generate(st.g.params, st.g.variables, k_z, b, train=True)
     fake = jax.lax.stop_gradient(fake)
     x_real, real_slots = layout.pack(
       tasks, images, _task_keys(k_real, tasks), s_all
@@ -115,10 +165,24 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
         d_params, st.d.variables, layout.flatten(x), train=True
       )
       gan = gan.reshape(g_rows, v)  # [G, V]
-      real_logit = layout.upright(gan, 0, s_all)  # [B]
-      fake_logit = layout.upright(gan, x_real.shape[1], s_all)  # [B]
+      real_logit = project(
+        layout.upright(gan, 0, s_all), extras, y_real, (g_rows, v), 0
+      )  # [B]
+      fake_logit = project(
+        layout.upright(gan, x_real.shape[1], s_all),
+        extras,
+        y_fake,
+        (g_rows, v),
+        x_real.shape[1],
+      )  # [B]
       d_gan = comps.loss.d(real_logit, fake_logit)
-      d_fn = lambda y: d_apply(d_params, st.d.variables, y, train=False)[0][0]
+
+      def d_fn(x_pen):  # [B, H, W, C] -> logits [B], with the real labels
+        (logit, ex), _ = d_apply(d_params, st.d.variables, x_pen, train=False)
+        if y_real is None:
+          return logit
+        return logit + jnp.sum(ex["class_embed"][y_real] * ex["features"], -1)
+
       pen = comps.penalty(d_fn, images, fake, k_pen)
       total = gan_w * d_gan + pen_w * pen
       metrics = {
@@ -153,7 +217,9 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
     k_z, k_views = jax.random.split(rng)
 
     def loss_fn(g_params):
-      fake, new_g_vars = generate(g_params, st.g.variables, k_z, b, train=True)
+      fake, y_fake, new_g_vars = generate(
+        g_params, st.g.variables, k_z, b, train=True
+      )
       x, slots = layout.pack(tasks, fake, _task_keys(k_views, tasks), s_all)
       g_rows, v = x.shape[:2]
       # D's statistics are computed but not stored in the G pass.
@@ -161,7 +227,9 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
         st.d.params, st.d.variables, layout.flatten(x), train=False
       )
       gan = gan.reshape(g_rows, v)
-      fake_logit = layout.upright(gan, 0, s_all)
+      fake_logit = project(
+        layout.upright(gan, 0, s_all), extras, y_fake, (g_rows, v), 0
+      )  # [B]
       g_gan = comps.loss.g(fake_logit)
       total = gan_w * g_gan
       metrics = {"g/gan_loss": g_gan}
@@ -198,13 +266,19 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
 def make_train_step(
   comps: state_lib.Components, mesh: Mesh | None = None
 ) -> Callable[..., tuple[state_lib.GANState, Metrics]]:
-  """Builds `step(state, images [n_dis, B, H, W, C], rng) -> (state, metrics)`.
+  """Builds `step(state, images [n_dis, B, H, W, C], rng[, labels]) -> ...`.
 
-  See `make_updates` for the arguments.
+  Returns `(state, metrics)`; `labels` [n_dis, B] int32 are the reals'
+  classes, given for Cond-GAN only. See `make_updates` for the arguments.
   """
   d_update, g_update = make_updates(comps, mesh)
 
-  def train_step(st: state_lib.GANState, images: jax.Array, rng: jax.Array):
+  def train_step(
+    st: state_lib.GANState,
+    images: jax.Array,
+    rng: jax.Array,
+    labels: jax.Array | None = None,
+  ):
     """images [n_dis, B, H, W, C] in [-1, 1]; rng: the run's train key."""
     rng = jax.random.fold_in(rng, st.step)
     rng_d, rng_g = jax.random.split(rng)
@@ -214,7 +288,8 @@ def make_train_step(
     # 0.6 s per step at width 32, batch 32).
     d_metrics = []
     for i, key in enumerate(jax.random.split(rng_d, n_dis)):
-      st, m = d_update(st, images[i], key)
+      y = None if labels is None else labels[i]  # [B]
+      st, m = d_update(st, images[i], key, y)
       d_metrics.append(m)
     # Mean over the D updates.
     d_metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)

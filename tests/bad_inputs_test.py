@@ -70,7 +70,7 @@ CONFIG_CASES = [
   (
     "--config.model.generator.name=dcgan",
     {"model.generator.name": "dcgan"},
-    "unknown generator 'dcgan'; choose one of: resnet32",
+    "unknown generator 'dcgan'; choose one of: resnet128, resnet32",
   ),
   (
     "--config.model.discriminator.name=big",
@@ -181,6 +181,50 @@ CONFIG_CASES = [
     "--config.mesh.axes=('model',)",
     {"mesh.axes": ("model",)},
     "must include 'data'",
+  ),
+  (
+    "--config.model.generator.norm=layer_norm",
+    {"model.generator.norm": "layer_norm"},
+    "unknown model.generator.norm 'layer_norm'; choose one of: batch_norm",
+  ),
+  (
+    "--config.model.discriminator.projection=True (Cond-GAN half set)",
+    {"model.discriminator.projection": True},
+    "Cond-GAN needs both model.generator.norm='conditional'",
+  ),
+  (
+    "Cond-GAN with --config.dataset.num_classes=0",
+    {
+      "model.discriminator.projection": True,
+      "model.generator.norm": "conditional",
+      "dataset.num_classes": 0,
+    },
+    "dataset.num_classes=0 must be a positive integer for Cond-GAN",
+  ),
+  (
+    "--config.dataset.preprocess=bicubic",
+    {"dataset.preprocess": "bicubic"},
+    "unknown dataset.preprocess 'bicubic'; choose one of",
+  ),
+  (
+    "--config.dataset.preprocess=random_crop_resize with in_memory=True",
+    {"dataset.preprocess": "random_crop_resize"},
+    "would crop each image once for the whole run",
+  ),
+  (
+    "--config.eval.every_steps=2 --config.eval.best_metric=fid_score",
+    {"eval.every_steps": 2, "eval.best_metric": "fid_score"},
+    "unknown eval.best_metric 'fid_score'; choose one of: fd_fmnist",
+  ),
+  (
+    "--config.eval.every_steps=2 --config.eval.evaluator=inception (no files)",
+    {"eval.every_steps": 2, "eval.evaluator": "inception"},
+    "eval.evaluator='inception' needs eval.inception_weights",
+  ),
+  (
+    "--config.eval.every_steps=2 on a CIFAR10-shaped run (fmnist evaluator)",
+    {"eval.every_steps": 2, "dataset.channels": 3},
+    "eval.evaluator='fmnist' scores 32x32x1 Fashion-MNIST images",
   ),
 ]
 

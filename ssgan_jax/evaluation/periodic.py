@@ -52,11 +52,7 @@ METRIC_MODES = {
 EVALUATORS = registry.Registry("evaluator")
 
 
-def _fmnist_scorer(config: ml_collections.ConfigDict):
-  """FD-FMNIST and friends in the committed classifier (offline)."""
-  from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
-  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
-
+def _check_fmnist_shape(config: ml_collections.ConfigDict) -> None:
   dc = config.dataset
   if dc.name != "fashion_mnist" or (dc.image_size, dc.channels) != (32, 1):
     raise errors.ConfigError(
@@ -66,6 +62,14 @@ def _fmnist_scorer(config: ml_collections.ConfigDict):
       " eval.inception_weights and eval.reference_stats) or"
       " eval.every_steps=0."
     )
+
+
+def _fmnist_scorer(config: ml_collections.ConfigDict):
+  """FD-FMNIST and friends in the committed classifier (offline)."""
+  from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
+
+  _check_fmnist_shape(config)
   split = run.parse_reference(config.eval.reference)
   clf = fmnist.default_classifier()
   fmnist.reference_features(split, clf)  # fail now, not at the first eval
@@ -82,6 +86,34 @@ def _fmnist_scorer(config: ml_collections.ConfigDict):
 EVALUATORS.register("fmnist", _fmnist_scorer)
 
 
+def _inception_scorer(config: ml_collections.ConfigDict):
+  """FID / IS (/ KID) with the FID Inception-v3 and cached reference stats."""
+  from ssgan_jax.evaluation import fid  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
+
+  ec = config.eval
+  for field, what in (
+    ("inception_weights", "the converted FID Inception .npz"),
+    ("reference_stats", "the reference statistics .npz"),
+  ):
+    if not ec.get(field):
+      raise errors.ConfigError(
+        f"eval.evaluator='inception' needs eval.{field} ({what}; see"
+        " docs/fid.md), or set eval.every_steps=0."
+      )
+  variables = inception.load_params(ec.inception_weights)
+  stats = fid.load_stats(ec.reference_stats, variables)
+
+  def score(images: np.ndarray) -> dict:
+    result = fid.evaluate_images(np.clip(images, -1.0, 1.0), stats, variables)
+    return {**result, "reference": ec.reference}
+
+  return score
+
+
+EVALUATORS.register("inception", _inception_scorer)
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """One-line ConfigErrors for the `eval` block (cheap checks only)."""
   ec = config.get("eval")
@@ -95,6 +127,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         + (" (0 turns evaluation off)." if field == "every_steps" else ".")
       )
   EVALUATORS.get(ec.evaluator)
+  if ec.evaluator == "fmnist":
+    _check_fmnist_shape(config)
   unknown = [m for m in ec.metrics if m not in METRIC_MODES]
   if unknown:
     raise errors.ConfigError(

@@ -358,13 +358,22 @@ def generate(
   with an EMA, whose BatchNorm uses the batch's own statistics, every image
   is made under the same conditions and the step compiles once. Batch `i`
   uses the codes of `fold_in(key(seed), i)`: the same seed gives the same
-  images whatever `num_samples` is.
+  images whatever `num_samples` is. A Cond-GAN's batch splits that key into
+  codes and classes, drawn uniformly, so the samples cover the classes as
+  a balanced dataset does.
   """
   config = comps.config
 
   def sample(st, key, i):
-    z = state_lib.sample_z(jax.random.fold_in(key, i), batch_size, config)
-    return state_lib.generate_samples(comps, st, z)
+    key = jax.random.fold_in(key, i)
+    y = None
+    if comps.conditional:
+      key, k_y = jax.random.split(key)
+      y = jax.random.randint(
+        k_y, (batch_size,), 0, comps.num_classes, np.int32
+      )  # [batch_size]
+    z = state_lib.sample_z(key, batch_size, config)
+    return state_lib.generate_samples(comps, st, z, y)
 
   # Replicated output: every process can read the batch (a batch-sharded
   # array spans other processes' devices on a multi-host mesh).

@@ -16,12 +16,18 @@ from ssgan_jax import errors
 from ssgan_jax import registry
 from ssgan_jax.models import layers
 from ssgan_jax.models import resnet32
+from ssgan_jax.models import resnet128
+from ssgan_jax.models import sndcgan
 
 GENERATORS = registry.Registry("generator")
 DISCRIMINATORS = registry.Registry("discriminator")
 
 # Spatial sizes each architecture produces/accepts.
-IMAGE_SIZES = {"resnet32": (32,)}
+IMAGE_SIZES = {
+  "resnet32": (32,),
+  "resnet128": (128,),
+  "sndcgan": (32, 48, 64, 128),
+}
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -67,17 +73,75 @@ def _resnet32_g(config):
   )
 
 
+def projection_kwargs(config: ml_collections.ConfigDict) -> dict:
+  """Cond-GAN: the projection's class embedding (labelled datasets only)."""
+  return dict(
+    num_classes=config.dataset.get("num_classes", 0),
+    projection=config.model.discriminator.get("projection", False),
+  )
+
+
 def _resnet32_d(config, aux_heads):
   return resnet32.Discriminator32(
     width=config.model.discriminator.width,
     aux_heads=tuple(aux_heads),
     spectral_norm=config.model.discriminator.spectral_norm,
     dtype=compute_dtype(config),
+    **projection_kwargs(config),
   )
 
 
 GENERATORS.register("resnet32", _resnet32_g)
 DISCRIMINATORS.register("resnet32", _resnet32_d)
+
+
+def _resnet128_g(config):
+  return resnet128.Generator128(
+    width=config.model.generator.width,
+    out_channels=config.dataset.channels,
+    dtype=compute_dtype(config),
+    **g_norm_kwargs(config),
+  )
+
+
+def _resnet128_d(config, aux_heads):
+  return resnet128.Discriminator128(
+    width=config.model.discriminator.width,
+    aux_heads=tuple(aux_heads),
+    spectral_norm=config.model.discriminator.spectral_norm,
+    dtype=compute_dtype(config),
+    # compare_gan's resnet5 mean-pools; "sum" is the SNGAN (resnet32) choice.
+    pooling=config.model.discriminator.get("pooling", "mean"),
+    **projection_kwargs(config),
+  )
+
+
+GENERATORS.register("resnet128", _resnet128_g)
+DISCRIMINATORS.register("resnet128", _resnet128_d)
+
+
+def _sndcgan_g(config):
+  return sndcgan.Generator(
+    width=config.model.generator.width,
+    out_channels=config.dataset.channels,
+    image_size=config.dataset.image_size,
+    dtype=compute_dtype(config),
+    **g_norm_kwargs(config),
+  )
+
+
+def _sndcgan_d(config, aux_heads):
+  return sndcgan.Discriminator(
+    width=config.model.discriminator.width,
+    aux_heads=tuple(aux_heads),
+    spectral_norm=config.model.discriminator.spectral_norm,
+    dtype=compute_dtype(config),
+    **projection_kwargs(config),
+  )
+
+
+GENERATORS.register("sndcgan", _sndcgan_g)
+DISCRIMINATORS.register("sndcgan", _sndcgan_d)
 
 
 def build_models(config: ml_collections.ConfigDict, aux_heads=None):

@@ -75,6 +75,36 @@ def avgpool2(x: jax.Array) -> jax.Array:
   return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
+def class_embedding(
+  num_classes: int,
+  features: int,
+  spectral_norm: bool,
+  dtype: Any,
+  *,
+  train: bool,
+) -> jax.Array:
+  """The [K, features] class embedding of a projection D (Cond-GAN).
+
+  Call inside a compact module. The embedding is the kernel of a bias-free
+  dense layer read through one-hot rows, so that SN normalises the whole
+  [K, W] matrix (as compare_gan and Miyato & Koyama, ICLR 2018, do), not
+  each looked-up row. The Cond-GAN logit of x with label y is
+  `gan_logit + <embed[y], features(x)>`, added by the train step.
+  """
+  if num_classes <= 0:
+    raise ValueError("a projection discriminator needs num_classes > 0")
+  embed = nn.Dense(
+    features,
+    use_bias=False,
+    kernel_init=xavier_uniform(),
+    dtype=dtype,
+    name="class_embed",
+  )
+  return MaybeSN(embed, spectral_norm, name="class_embed_sn")(
+    jnp.eye(num_classes, dtype=dtype), train=train
+  ).astype(jnp.float32)
+
+
 # G's normalisation layers, chosen by config.model.generator.norm.
 G_NORMS = ("batch_norm", "self_modulated", "conditional")
 

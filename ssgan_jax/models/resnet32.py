@@ -7,6 +7,7 @@ D 1,054,341 (checked in tests/models_test.py).
   G: z [B, Z] -> Dense(4*4*W) -> 3 x UpBlock(W) -> BN -> ReLU -> conv3x3(C) -> tanh
   D: x [N, 32, 32, C] -> OptimizedBlock(W, down) -> Block(W, down) -> 2 x Block(W)
      -> ReLU -> global sum pool -> Dense(1) GAN logit, Dense(k) per SSL head
+     (+ a [K, W] class embedding for the Cond-GAN projection)
 """
 
 from typing import Any
@@ -178,16 +179,27 @@ class Discriminator32(nn.Module):
       head each on the pooled features (rotation: ("rotation", 4)).
     spectral_norm: SN on every conv/dense (paper: on).
     dtype: compute dtype.
+    num_classes: K, the classes of the projection (Cond-GAN only).
+    projection: make the class embedding of a projection discriminator
+      (Miyato & Koyama, ICLR 2018): the Cond-GAN logit of x with label y is
+      `gan_logit + <class_embed[y], features>`.
 
   Returns from __call__:
     (gan_logits [N], {"features": [N, W], "aux_logits": {name: [N, k]},
-     "block_features": tuple of [N, W] average-pooled block outputs}).
+     "block_features": tuple of [N, W] average-pooled block outputs,
+     and with `projection` "class_embed": [K, W] float32}).
+
+  D itself never sees labels: it is called once on upright images and every
+  SSL view together, and only the upright images have a class, so the train
+  step adds the projection term to their logits (see train_step.py).
   """
 
   width: int = 128
   aux_heads: tuple[tuple[str, int], ...] = ()
   spectral_norm: bool = True
   dtype: Any = jnp.float32
+  num_classes: int = 0
+  projection: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
@@ -218,8 +230,17 @@ class Discriminator32(nn.Module):
       ).astype(jnp.float32)
       for name, k in self.aux_heads
     }
-    return gan_logits.astype(jnp.float32), {
+    extras = {
       "features": h.astype(jnp.float32),
       "aux_logits": aux,
       "block_features": tuple(block_features),
     }
+    if self.projection:
+      extras["class_embed"] = layers.class_embedding(
+        self.num_classes,
+        self.width,
+        self.spectral_norm,
+        self.dtype,
+        train=train,
+      )  # [K, W]
+    return gan_logits.astype(jnp.float32), extras

@@ -1,0 +1,211 @@
+"""Tables and plots of the Fashion-MNIST reproduction from its run directories.
+
+  python experiments/fashion_mnist_table1/analyze.py \
+      --runs runs/fashion_mnist_table1 --out experiments/fashion_mnist_table1
+
+Reads, for every `<method>_seed<k>` run that has finished:
+  eval/step_<last>.json              final scores (10k samples vs test split)
+  eval/during_training/step_*.json   FD-FMNIST curve (2k samples)
+  eval/probe_step_<last>.json        linear probe + rotation accuracy, if run
+and writes
+  results.csv        one row per run
+  results.md         mean +- std over seeds per method (markdown table)
+  fd_vs_step.png     FD-FMNIST against G steps, mean over seeds and range
+  samples.png        the final sample grid of seed 0 of every method
+"""
+
+import argparse
+import collections
+import csv
+import json
+import pathlib
+import re
+
+import numpy as np
+
+METHOD_NAMES = {
+  "gan": "Uncond-GAN",
+  "ssgan": "SS-GAN",
+  "ssgan_sbn": "SS-GAN (sBN)",
+  "ssgan_ms": "SSGAN-MS",
+  "ssgan_la": "SSGAN-LA",
+  "cgan": "Cond-GAN",
+}
+# Final-score columns: (json key, header, format).
+COLUMNS = (
+  ("fd_fmnist", "FD-FMNIST", "{:.1f}"),
+  ("kid_mean", "KID x1e3", "{:.1f}"),
+  ("precision", "precision", "{:.3f}"),
+  ("recall", "recall", "{:.3f}"),
+  ("coverage_classes", "classes", "{:.1f}"),
+  ("is_fmnist", "IS-FMNIST", "{:.2f}"),
+  ("best_fd_2k", "best FD (2k)", "{:.1f}"),
+  ("probe_best", "probe top-1", "{:.3f}"),
+  ("rotation_acc", "rotation acc.", "{:.3f}"),
+)
+_RUN = re.compile(r"^(?P<method>[a-z_]+)_seed(?P<seed>\d+)$")
+
+
+def _final(run: pathlib.Path):
+  steps = [
+    int(p.stem.split("_")[1]) for p in (run / "eval").glob("step_*.json")
+  ]
+  if not steps:
+    return None, None
+  step = max(steps)
+  return step, json.loads((run / "eval" / f"step_{step}.json").read_text())
+
+
+def _curve(run: pathlib.Path):
+  points = []
+  for p in (run / "eval" / "during_training").glob("step_*.json"):
+    r = json.loads(p.read_text())
+    points.append((r["step"], r["fd_fmnist"]))
+  return sorted(points)
+
+
+def _probe(run: pathlib.Path, step: int) -> dict:
+  p = run / "eval" / f"probe_step_{step}.json"
+  if not p.is_file():
+    return {}
+  r = json.loads(p.read_text())
+  blocks = [
+    v for k, v in r.items() if re.fullmatch(r"probe/block\d+/top1_test", k)
+  ]
+  out = {"probe_best": max(blocks)} if blocks else {}
+  if "rotation_accuracy" in r:
+    out["rotation_acc"] = r["rotation_accuracy"]
+  return out
+
+
+def collect(runs_dir: pathlib.Path):
+  rows, curves = [], collections.defaultdict(dict)
+  for run in sorted(runs_dir.iterdir()):
+    m = _RUN.match(run.name)
+    if not m or not run.is_dir():
+      continue
+    step, final = _final(run)
+    if final is None:
+      continue
+    curve = _curve(run)
+    row = {
+      "method": m["method"],
+      "seed": int(m["seed"]),
+      "step": step,
+      "num_images": final["num_images"],
+      **{k: final[k] for k, _, _ in COLUMNS if k in final},
+      "best_fd_2k": min((fd for _, fd in curve), default=float("nan")),
+      **_probe(run, step),
+    }
+    row["kid_mean"] = row["kid_mean"] * 1e3
+    rows.append(row)
+    curves[m["method"]][int(m["seed"])] = curve
+  return rows, curves
+
+
+def table(rows) -> str:
+  by_method = collections.defaultdict(list)
+  for r in rows:
+    by_method[r["method"]].append(r)
+  header = ["method", "seeds"] + [h for _, h, _ in COLUMNS]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for method in METHOD_NAMES:
+    runs = by_method.get(method)
+    if not runs:
+      continue
+    cells = [METHOD_NAMES[method], str(len(runs))]
+    for key, _, fmt in COLUMNS:
+      vals = np.array([r[key] for r in runs if key in r], np.float64)
+      if len(vals) == 0:
+        cells.append("-")
+      elif len(vals) == 1:
+        cells.append(fmt.format(vals[0]))
+      else:
+        cells.append(
+          f"{fmt.format(vals.mean())} ± {fmt.format(vals.std(ddof=1))}"
+        )
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def plot_curves(curves, path: pathlib.Path) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  for method in METHOD_NAMES:
+    seeds = curves.get(method)
+    if not seeds:
+      continue
+    steps = sorted({s for c in seeds.values() for s, _ in c})
+    vals = np.array(
+      [[dict(c).get(s, np.nan) for s in steps] for c in seeds.values()]
+    )
+    mean = np.nanmean(vals, axis=0)
+    ax.plot(
+      steps, mean, marker="o", label=f"{METHOD_NAMES[method]} (n={len(seeds)})"
+    )
+    if len(seeds) > 1:
+      ax.fill_between(
+        steps, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), alpha=0.15
+      )
+  ax.set_xlabel("G steps")
+  ax.set_ylabel("FD-FMNIST (2k samples vs test)")
+  ax.set_title("Fashion-MNIST, width 16: mean over seeds, band = range")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def sample_montage(runs_dir: pathlib.Path, methods, path: pathlib.Path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
+
+  tiles = []
+  for method in methods:
+    grids = sorted((runs_dir / f"{method}_seed0" / "samples").glob("*.png"))
+    if grids:
+      tiles.append((METHOD_NAMES[method], Image.open(grids[-1]).convert("L")))
+  if not tiles:
+    return
+  w = max(t.width for _, t in tiles)
+  h = max(t.height for _, t in tiles)
+  out = Image.new("L", (len(tiles) * (w + 8), h + 16), 255)
+  draw = ImageDraw.Draw(out)
+  for i, (name, tile) in enumerate(tiles):
+    out.paste(tile, (i * (w + 8), 16))
+    draw.text((i * (w + 8) + 2, 2), name, fill=0)
+  out.save(path)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--runs", default="runs/fashion_mnist_table1")
+  parser.add_argument("--out", default="experiments/fashion_mnist_table1")
+  args = parser.parse_args(argv)
+  runs_dir, out = pathlib.Path(args.runs), pathlib.Path(args.out)
+  if not runs_dir.is_dir():
+    parser.error(f"--runs {runs_dir} is not a directory")
+  rows, curves = collect(runs_dir)
+  if not rows:
+    parser.error(f"no finished <method>_seed<k> run in {runs_dir}")
+  out.mkdir(parents=True, exist_ok=True)
+  keys = sorted({k for r in rows for k in r})
+  with open(out / "results.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, keys)
+    writer.writeheader()
+    writer.writerows(rows)
+  (out / "results.md").write_text(table(rows))
+  plot_curves(curves, out / "fd_vs_step.png")
+  sample_montage(
+    runs_dir, [m for m in METHOD_NAMES if m in curves], out / "samples.png"
+  )
+  print(table(rows))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,648 @@
+"""How good are D's features? Linear probes per block and rotation accuracy.
+
+  from ssgan_jax.evaluation import probe
+  result = probe.probe_workdir("runs/fmnist_ssgan")  # latest checkpoint
+  print(probe.summary(result))
+
+The paper's Tables 3-4 measure the representation a GAN discriminator
+learns: freeze D, take the output of each block, and fit a multinomial
+logistic regression on labelled real images; self-supervision should raise
+that accuracy, most of all in the last blocks. Here each block's output
+[N, H, W, C] is global-average-pooled to [N, C] (D's `block_features`; the
+paper does not say how it pooled, see PAPER.md section 5), standardised
+with the mean and std of the training split, and fitted on the whole
+Fashion-MNIST train split by full-batch L-BFGS; top-1 is read on the test
+split. `rotation_accuracy` measures the self-supervised task itself: how
+often D's rotation head names the angle of a real test image turned by 0,
+90, 180 or 270 degrees.
+
+Everything is deterministic: full-batch L-BFGS from zero weights on a
+strictly convex objective (l2 > 0), with no sampling anywhere.
+"""
+
+import functools
+import os
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tqdm
+
+from ssgan_jax import errors
+from ssgan_jax import input_pipeline
+from ssgan_jax import sharding
+from ssgan_jax import state as state_lib
+from ssgan_jax.evaluation import run
+from ssgan_jax.ssl import rotation
+
+# The workdir loaders (_build, _mesh, _restore, ...) are run.py's own, reused
+# here so that --probe and sample scoring read a run the same way.
+# pylint: disable=protected-access
+
+# Defaults of the logistic regression, used by the library and the CLI.
+# l2 multiplies 0.5 * ||W||^2 (bias not penalised) next to the mean
+# cross-entropy on standardised features; 1e-4 barely regularises, which
+# suits 60k examples of at most a few hundred features, and is the same for
+# every block so that blocks stay comparable.
+DEFAULT_L2 = 1e-4
+# L-BFGS stops when the gradient norm of that objective (in the solver's
+# coordinates, see _preconditioner) falls below DEFAULT_TOL or after
+# DEFAULT_MAX_STEPS iterations, whichever comes first; the result records
+# which (`converged`). Measured: 90-160 iterations on a width-32 D's blocks
+# and ~350 on 60k x 256 features; tol 1e-6 moved no top-1 by more than
+# 1e-4, tol 1e-4 moved the 256-feature test top-1 by 3e-4.
+DEFAULT_TOL = 1e-5
+DEFAULT_MAX_STEPS = 1000
+# The head scored by `rotation_accuracy`: a 4-way angle classifier. SSGAN-MS
+# (5 classes, one of them "fake") and SSGAN-LA (8 joint angle x real/fake
+# classes) heads answer another question and are not scored.
+ROTATION_TASK = "rotation"
+TRAIN_SPLIT = "train"  # fits the probe
+TEST_SPLIT = "test"  # scores the probe and the rotation head
+
+
+# --- D's features ------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("module",))
+def _block_features(module, params, variables, images):
+  """images [B, H, W, C] -> tuple of [B, C_i] pooled block outputs."""
+  (_, extras), _ = state_lib.apply_net(
+    module, params, variables, images, train=False
+  )
+  return extras["block_features"]
+
+
+@functools.partial(jax.jit, static_argnames=("module", "head"))
+def _rotation_predictions(module, params, variables, images, head):
+  """images [B, H, W, C] -> predicted angle index [B, 4] of each rotation."""
+  views, _ = rotation.rotate4(images)  # [B, 4, H, W, C]
+  b = images.shape[0]
+  # Example-major flattening keeps each example's views on its own device.
+  flat = views.reshape((b * 4,) + images.shape[1:])  # [4B, H, W, C]
+  (_, extras), _ = state_lib.apply_net(
+    module, params, variables, flat, train=False
+  )
+  logits = extras["aux_logits"][head]  # [4B, k]
+  return jnp.argmax(logits, axis=-1).reshape(b, 4)
+
+
+def _check_batch_size(batch_size: int, mesh) -> None:
+  n = sharding.data_size(mesh)
+  if batch_size <= 0 or batch_size % n:
+    raise errors.UserError(
+      f"--batch_size={batch_size} must be a positive multiple of the"
+      f" {n} device(s), e.g. {max(n, batch_size - batch_size % n)}."
+    )
+
+
+def _check_images(images: np.ndarray) -> np.ndarray:
+  images = np.asarray(images)
+  if images.ndim != 4 or not np.issubdtype(images.dtype, np.floating):
+    raise errors.UserError(
+      "D takes float images [N, H, W, C] in [-1, 1], got"
+      f" {images.dtype} {images.shape}; convert uint8 with"
+      " input_pipeline.to_float."
+    )
+  return images
+
+
+def _batches(fn, state, images, batch_size, mesh, desc, progress):
+  """Runs `fn(module, params, variables, batch)` over fixed-size batches.
+
+  The last batch is padded with zeros, so the step compiles once per batch
+  size whatever N is; the padded rows are cut from every output. Transfers
+  are explicit (device_put in, device_get out).
+
+  Returns:
+    A list with one [N, ...] numpy array per output of `fn`.
+  """
+  _check_batch_size(batch_size, mesh)
+  images = _check_images(images)
+  n = len(images)
+  d = jax.device_put(
+    (state.d.params, state.d.variables), sharding.replicated(mesh)
+  )
+  in_sharding = sharding.batch_sharding(mesh, ndim=4)
+  chunks = []
+  with tqdm.tqdm(
+    total=n, desc=desc, unit="img", disable=not progress, file=sys.stderr
+  ) as bar:
+    for start in range(0, n, batch_size):
+      batch = images[start : start + batch_size].astype(np.float32)
+      m = len(batch)
+      if m < batch_size:
+        batch = np.pad(batch, ((0, batch_size - m),) + ((0, 0),) * 3)
+      out = jax.device_get(fn(*d, jax.device_put(batch, in_sharding)))
+      chunks.append([np.asarray(o[:m]) for o in jax.tree.leaves(out)])
+      bar.update(m)
+  return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
+def extract_block_features(
+  comps: state_lib.Components,
+  state: state_lib.GANState,
+  images: np.ndarray,
+  batch_size: int,
+  mesh,
+  progress: bool = False,
+) -> list[np.ndarray]:
+  """Average-pooled outputs of every D block for a set of images.
+
+  D is frozen and runs with `train=False` (spectral-norm estimates are read,
+  not updated), so the features are those of the checkpoint as saved.
+
+  Args:
+    comps: the run's components (D is `comps.discriminator`).
+    state: a GANState; only `state.d` is read.
+    images: float [N, H, W, C] in [-1, 1].
+    batch_size: images per device call, a multiple of the mesh's `data` size.
+    mesh: the device mesh; batches are sharded over `data`.
+    progress: show a tqdm bar on stderr.
+
+  Returns:
+    One float32 [N, C_i] array per D block, first block first.
+  """
+  fn = functools.partial(_block_features, comps.discriminator)
+  feats = _batches(fn, state, images, batch_size, mesh, "D features", progress)
+  return [f.astype(np.float32) for f in feats]
+
+
+def rotation_accuracy(
+  comps: state_lib.Components,
+  state: state_lib.GANState,
+  images: np.ndarray,
+  batch_size: int,
+  mesh,
+  progress: bool = False,
+) -> float:
+  """Top-1 of D's rotation head on `images` turned by 0/90/180/270 degrees.
+
+  Every image is shown in all four rotations (label k = `jnp.rot90` by k,
+  as in training), so chance is 0.25 and every angle weighs the same.
+
+  Args:
+    comps: the run's components; needs a task named "rotation" (see
+      ROTATION_TASK for why SSGAN-MS/LA heads are not scored).
+    state: a GANState; only `state.d` is read.
+    images: real float [N, H, W, C] in [-1, 1], square.
+    batch_size: unrotated images per device call (D sees 4x as many), a
+      multiple of the mesh's `data` size.
+    mesh: the device mesh.
+    progress: show a tqdm bar on stderr.
+
+  Returns:
+    The share of the 4N rotated images whose angle D's head predicts.
+
+  Raises:
+    errors.UserError: the run has no "rotation" task (the message lists the
+      tasks it has), or bad images / batch size.
+  """
+  names = [t.name for t in comps.tasks]
+  if ROTATION_TASK not in names:
+    has = ", ".join(names) if names else "none, it is a plain GAN"
+    raise errors.UserError(
+      f"the run has no {ROTATION_TASK!r} task (its ssl tasks: {has}), so D"
+      " has no rotation head to score; only the 4-way head of the"
+      f" {ROTATION_TASK!r} task is scored (SSGAN-MS/LA heads also code"
+      " real/fake)."
+    )
+  fn = functools.partial(
+    _rotation_predictions, comps.discriminator, head=ROTATION_TASK
+  )
+  (pred,) = _batches(
+    fn, state, images, batch_size, mesh, "rotation", progress
+  )  # [N, 4]
+  return float(np.mean(pred == np.arange(4)[None, :]))
+
+
+# --- Linear probe ------------------------------------------------------------
+
+
+def standardize(
+  train_x: np.ndarray, test_x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Centres and scales both splits with the *train* split's statistics.
+
+  Using the test split's own statistics would let the probe peek at the
+  test distribution. A feature that is constant on the train split is only
+  centred (its std is taken as 1).
+
+  Returns:
+    (train_z [N, D], test_z [M, D]) float32, and the float64 mean [D] and
+    std [D] that were used.
+  """
+  train_x = np.asarray(train_x, np.float64)
+  mean = train_x.mean(axis=0)
+  std = train_x.std(axis=0)
+  std = np.where(std > 0, std, 1.0)
+  train_z = ((train_x - mean) / std).astype(np.float32)
+  test_z = ((np.asarray(test_x, np.float64) - mean) / std).astype(np.float32)
+  return train_z, test_z, mean, std
+
+
+def _preconditioner(
+  train_z: np.ndarray, l2: float
+) -> tuple[np.ndarray, np.ndarray]:
+  """A change of variables that makes L-BFGS converge fast; same optimum.
+
+  D's block features are strongly correlated, so on standardised features
+  L-BFGS crawls (640-940 iterations on 32 or 256 features). With the train
+  covariance C = Q diag(lam) Q^T and M = Q diag(lam + l2)^(-1/2), the solver
+  fits V on U = Z M and W = M V: the logits Z W are unchanged and
+  ||W||^2 = sum_j ||V_j||^2 / (lam_j + l2), so the objective, penalty
+  included, is exactly the standardised one. In these coordinates the
+  curvature of every direction is of order one whether the data or the
+  penalty dominates it (lam_j >> l2 or lam_j << l2), and M is invertible
+  even when features are collinear (lam_j = 0), so nothing is dropped.
+
+  Args:
+    train_z: standardised train features [N, D].
+    l2: the weight of 0.5 * ||W||^2.
+
+  Returns:
+    M [D, D] and the penalty weights l2 / (lam + l2) [D] of V's rows, both
+    float64.
+  """
+  z = train_z.astype(np.float64)
+  lam, q = np.linalg.eigh(z.T @ z / len(z))  # [D], [D, D]
+  lam = np.maximum(lam, 0.0)  # round-off can make a null direction negative
+  return q / np.sqrt(lam + l2), l2 / (lam + l2)
+
+
+@functools.partial(jax.jit, static_argnames=("num_classes", "max_steps"))
+def _fit(u, y, penalty, tol, *, num_classes, max_steps):
+  """Full-batch L-BFGS, preconditioned; u [N, D], y [N], penalty [D].
+
+  Minimises mean CE(u V + b, y) + 0.5 * sum_j penalty_j ||V_j||^2 from zero
+  weights, stopping when the gradient norm is below `tol` or after
+  `max_steps` iterations.
+  """
+  params = {
+    "v": jnp.zeros((u.shape[1], num_classes), jnp.float32),
+    "b": jnp.zeros((num_classes,), jnp.float32),
+  }
+
+  def objective(p):
+    logits = u @ p["v"] + p["b"]  # [N, K]
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return ce + 0.5 * jnp.sum(penalty[:, None] * jnp.square(p["v"]))
+
+  opt = optax.lbfgs()
+  value_and_grad = optax.value_and_grad_from_state(objective)
+
+  def step(carry):
+    p, s = carry
+    value, grad = value_and_grad(p, state=s)
+    updates, s = opt.update(
+      grad, s, p, value=value, grad=grad, value_fn=objective
+    )
+    return optax.apply_updates(p, updates), s
+
+  def running(carry):
+    _, s = carry
+    count = optax.tree.get(s, "count")
+    grad_norm = optax.tree.norm(optax.tree.get(s, "grad"))
+    return (count == 0) | ((count < max_steps) & (grad_norm >= tol))
+
+  params, s = jax.lax.while_loop(running, step, (params, opt.init(params)))
+  return (
+    params,
+    optax.tree.get(s, "count"),
+    optax.tree.norm(optax.tree.get(s, "grad")),
+  )
+
+
+def _top1_and_ce(w, b, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+  """Top-1 and mean cross-entropy of logits x W + b, in float64."""
+  logits = x.astype(np.float64) @ w + b  # [N, K]
+  logits -= logits.max(axis=1, keepdims=True)
+  log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+  top1 = float(np.mean(np.argmax(logits, axis=1) == y))
+  return top1, float(-np.mean(log_p[np.arange(len(y)), y]))
+
+
+def _check_xy(x, y, num_classes: int, name: str):
+  x, y = np.asarray(x), np.asarray(y)
+  if x.ndim != 2 or y.shape != (len(x),) or not len(x):
+    raise errors.UserError(
+      f"{name}: features must be [N, D] and labels [N] with N > 0, got"
+      f" {x.shape} and {y.shape}."
+    )
+  if not np.all(np.isfinite(x)):
+    raise errors.UserError(f"{name}: features hold NaN or infinite values.")
+  if y.min() < 0 or y.max() >= num_classes:
+    raise errors.UserError(
+      f"{name}: labels must be in [0, {num_classes}), got"
+      f" [{y.min()}, {y.max()}]."
+    )
+  return x, y.astype(np.int32)
+
+
+def fit_linear_probe(
+  train_x: np.ndarray,
+  train_y: np.ndarray,
+  test_x: np.ndarray,
+  test_y: np.ndarray,
+  num_classes: int,
+  l2: float = DEFAULT_L2,
+  max_steps: int = DEFAULT_MAX_STEPS,
+  tol: float = DEFAULT_TOL,
+) -> dict:
+  """Multinomial logistic regression on standardised features.
+
+  Minimises mean cross-entropy + 0.5 * l2 * ||W||^2 over (W, b) on the
+  train features standardised with the train split's mean and std, by
+  full-batch L-BFGS from zero weights (in preconditioned coordinates, see
+  `_preconditioner`; the optimum is that of the standardised problem).
+
+  Args:
+    train_x: [N, D] features that fit the probe.
+    train_y: [N] int labels in [0, num_classes).
+    test_x: [M, D] features that score it.
+    test_y: [M] int labels.
+    num_classes: K, the width of the softmax.
+    l2: weight of 0.5 * ||W||^2 next to the mean cross-entropy (must be
+      > 0, which makes the optimum unique).
+    max_steps: most L-BFGS iterations.
+    tol: stop once the objective's gradient norm (in the solver's
+      preconditioned coordinates) is below this.
+
+  Returns:
+    {"top1_train", "top1_test": accuracies in [0, 1], "loss_train",
+     "loss_test": mean cross-entropy without the l2 term, "steps": L-BFGS
+     iterations, "grad_norm": at the end, "converged": grad_norm < tol,
+     "dim": D}.
+  """
+  if l2 <= 0:
+    raise errors.UserError(f"l2={l2} must be > 0.")
+  if max_steps <= 0:
+    raise errors.UserError(f"max_steps={max_steps} must be > 0.")
+  train_x, train_y = _check_xy(train_x, train_y, num_classes, "train")
+  test_x, test_y = _check_xy(test_x, test_y, num_classes, "test")
+  if train_x.shape[1] != test_x.shape[1]:
+    raise errors.UserError(
+      f"train features have {train_x.shape[1]} dimensions, test features"
+      f" {test_x.shape[1]}."
+    )
+  train_z, test_z, _, _ = standardize(train_x, test_x)
+  m, penalty = _preconditioner(train_z, l2)  # [D, D], [D]
+  params, steps, grad_norm = jax.device_get(
+    _fit(
+      jax.device_put((train_z.astype(np.float64) @ m).astype(np.float32)),
+      jax.device_put(train_y),
+      jax.device_put(penalty.astype(np.float32)),
+      jax.device_put(np.float32(tol)),
+      num_classes=num_classes,
+      max_steps=max_steps,
+    )
+  )
+  w = m @ np.asarray(params["v"], np.float64)  # [D, K], standardised space
+  b = np.asarray(params["b"], np.float64)
+  top1_train, loss_train = _top1_and_ce(w, b, train_z, train_y)
+  top1_test, loss_test = _top1_and_ce(w, b, test_z, test_y)
+  return {
+    "top1_train": top1_train,
+    "top1_test": top1_test,
+    "loss_train": loss_train,
+    "loss_test": loss_test,
+    "steps": int(steps),
+    "grad_norm": float(grad_norm),
+    "converged": bool(grad_norm < tol),
+    "dim": int(train_x.shape[1]),
+  }
+
+
+# --- A training run ----------------------------------------------------------
+
+
+def _check_limit(value: int | None, flag: str) -> None:
+  if value is not None and value <= 0:
+    raise errors.UserError(f"--{flag}={value} must be a positive integer.")
+
+
+def _load(dc, split: str, limit: int | None):
+  """The first `limit` images of a split: (float [N, S, S, C], labels [N])."""
+  images, labels = input_pipeline.load_split(dc, split)
+  if limit is not None:
+    images, labels = images[:limit], labels[:limit]
+  return input_pipeline.to_float(images), np.asarray(labels, np.int32)
+
+
+def probe_workdir(
+  workdir: str | os.PathLike,
+  step: int | None = None,
+  train_limit: int | None = None,
+  test_limit: int | None = None,
+  batch_size: int | None = None,
+  l2: float = DEFAULT_L2,
+  max_steps: int = DEFAULT_MAX_STEPS,
+  tol: float = DEFAULT_TOL,
+  progress: bool = True,
+) -> dict:
+  """Probes the D of a run's checkpoint; writes eval/probe_step_<N>.json.
+
+  Args:
+    workdir: a training workdir (config.json and checkpoints/<step>/).
+    step: checkpoint to probe; default the newest.
+    train_limit: fit on the first this many train images (default all 60k);
+      for quick checks only.
+    test_limit: score on the first this many test images (default all 10k).
+    batch_size: images per D call, a multiple of the device count; default
+      `run.default_batch_size()`.
+    l2, max_steps, tol: see `fit_linear_probe`.
+    progress: tqdm bars on stderr.
+
+  Returns:
+    A flat dict: per D block i (1 = first, as D's modules are named)
+    `probe/block{i}/top1_test`, `.../top1_train`, `.../loss_train`,
+    `.../loss_test`, `.../dim`, `.../steps`, `.../converged`;
+    `probe/rotation/top1` (None when the run has no rotation task, with the
+    reason in `probe/rotation/note`); `num_train`, `num_test`,
+    `train_split`, `test_split`, the probe settings, `workdir`, `step`
+    and `seconds` spent on features and fits.
+
+  Raises:
+    errors.UserError: one line for every problem with the arguments, the
+      workdir or its checkpoints.
+  """
+  _check_limit(train_limit, "probe_train_limit")
+  _check_limit(test_limit, "probe_test_limit")
+  if step is not None and step < 0:
+    raise errors.UserError(f"--step={step} must be >= 0.")
+  if batch_size is None:
+    batch_size = run.default_batch_size()
+  workdir = pathlib.Path(workdir).absolute()
+  config = run.load_config(workdir)
+  run._check_fmnist_run(config, workdir)
+  comps = run._build(config, workdir)
+  mesh = run._mesh(config, workdir)
+  _check_batch_size(batch_size, mesh)
+  abstract = jax.eval_shape(
+    functools.partial(state_lib.init_state, comps), jax.random.key(0)
+  )
+  state, step = run._restore(workdir, step, abstract, mesh)
+
+  dc = config.dataset
+  train_images, train_y = _load(dc, TRAIN_SPLIT, train_limit)
+  test_images, test_y = _load(dc, TEST_SPLIT, test_limit)
+  num_classes = int(max(train_y.max(), test_y.max())) + 1
+  n_train = len(train_images)
+
+  start = time.perf_counter()
+  # One pass over both splits: one compile, one progress bar.
+  feats = extract_block_features(
+    comps,
+    state,
+    np.concatenate([train_images, test_images]),
+    batch_size,
+    mesh,
+    progress,
+  )
+  seconds_features = time.perf_counter() - start
+  if not all(np.all(np.isfinite(f)) for f in feats):
+    raise errors.UserError(
+      f"D at step {step} of {workdir} gives non-finite features; the run"
+      " diverged before this checkpoint, probe an earlier --step."
+    )
+
+  result = {}
+  start = time.perf_counter()
+  for i, f in enumerate(feats, start=1):
+    fit = fit_linear_probe(
+      f[:n_train], train_y, f[n_train:], test_y, num_classes, l2, max_steps, tol
+    )
+    result.update({f"probe/block{i}/{k}": v for k, v in fit.items()})
+  seconds_fit = time.perf_counter() - start
+
+  start = time.perf_counter()
+  if ROTATION_TASK in [t.name for t in comps.tasks]:
+    result["probe/rotation/top1"] = rotation_accuracy(
+      comps, state, test_images, batch_size, mesh, progress
+    )
+  else:
+    names = ", ".join(t.name for t in comps.tasks) or "none"
+    result["probe/rotation/top1"] = None
+    result["probe/rotation/note"] = (
+      f"no {ROTATION_TASK!r} task in this run (ssl tasks: {names})"
+    )
+  seconds_rotation = time.perf_counter() - start
+
+  reference = dc.name
+  result.update(
+    {
+      "workdir": str(workdir),
+      "step": step,
+      "num_blocks": len(feats),
+      "num_classes": num_classes,
+      "num_train": n_train,
+      "num_test": len(test_images),
+      "train_split": f"{reference}:{TRAIN_SPLIT}",
+      "test_split": f"{reference}:{TEST_SPLIT}",
+      "features": "global average pool of each D block's output, frozen D"
+      " (train=False), standardised with train-split mean/std",
+      "classifier": "multinomial logistic regression, full-batch L-BFGS",
+      "l2": l2,
+      "max_steps": max_steps,
+      "tol": tol,
+      "batch_size": batch_size,
+      "seconds": {
+        "features": round(seconds_features, 2),
+        "fit": round(seconds_fit, 2),
+        "rotation": round(seconds_rotation, 2),
+      },
+    }
+  )
+  path = result_path(workdir, step)
+  try:
+    run.write_json_atomic(path, result)
+  except OSError as e:
+    raise errors.UserError(
+      f"cannot write {path} ({e.strerror or run._first_line(e)})."
+    ) from None
+  return result
+
+
+def result_path(workdir: str | os.PathLike, step: int) -> pathlib.Path:
+  """Where `probe_workdir` writes the result of checkpoint `step`."""
+  return pathlib.Path(workdir) / "eval" / f"probe_step_{step}.json"
+
+
+# --- Command line ------------------------------------------------------------
+
+
+def evaluate(
+  workdir: str | None = None,
+  images: str | None = None,
+  step: int | None = None,
+  batch_size: int | None = None,
+  train_limit: int | None = None,
+  test_limit: int | None = None,
+  sampling_flags: tuple[str, ...] = (),
+  progress: bool = True,
+) -> dict:
+  """What `python -m ssgan_jax.evaluate --probe` does.
+
+  Args:
+    workdir, step, batch_size, train_limit, test_limit: as for
+      `probe_workdir`; None means "flag not given".
+    images: must be None: a probe needs a run's D, not images.
+    sampling_flags: names of the given flags that only sample scoring uses
+      (e.g. "num_samples"); they are an error here.
+    progress: tqdm bars on stderr.
+  """
+  if images:
+    raise errors.UserError(
+      "--probe measures a run's discriminator and needs --workdir DIR, not"
+      " --images."
+    )
+  if not workdir:
+    raise errors.UserError("--probe needs --workdir DIR (a training run).")
+  if sampling_flags:
+    given = ", ".join(f"--{f}" for f in sampling_flags)
+    raise errors.UserError(
+      f"{given} {'applies' if len(sampling_flags) == 1 else 'apply'} only to"
+      " sample scoring; --probe draws no samples."
+    )
+  return probe_workdir(
+    workdir,
+    step=step,
+    train_limit=train_limit,
+    test_limit=test_limit,
+    batch_size=batch_size,
+    progress=progress,
+  )
+
+
+def summary(result: dict) -> str:
+  """Human-readable lines; every number names its N and split."""
+  n_train, n_test = result["num_train"], result["num_test"]
+  lines = [
+    f"Linear probe of D at step {result['step']} of {result['workdir']}:",
+    f"logistic regression (l2={result['l2']:g}) on each block's"
+    " average-pooled features,",
+    f"fitted on {n_train} {result['train_split']} images, scored on"
+    f" {n_test} {result['test_split']} images.",
+  ]
+  for i in range(1, result["num_blocks"] + 1):
+    r = lambda k, i=i: result[f"probe/block{i}/{k}"]
+    note = "" if r("converged") else f" (not converged in {r('steps')} steps)"
+    lines.append(
+      f"  block{i}  dim {r('dim'):4d}  top1_test {r('top1_test'):.4f}"
+      f"  top1_train {r('top1_train'):.4f}  [N={n_test} vs"
+      f" {result['test_split']}]{note}"
+    )
+  rot = result["probe/rotation/top1"]
+  if rot is None:
+    lines.append(f"  rotation  n/a: {result['probe/rotation/note']}")
+  else:
+    lines.append(
+      f"  rotation  top1 {rot:.4f} (chance 0.25)  [N=4x{n_test}"
+      f" rotated {result['test_split']}]"
+    )
+  lines.append(f"Written to {result_path(result['workdir'], result['step'])}.")
+  return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Evaluation during training: files, TensorBoard, best checkpoint, resume."""
+
+import json
+import threading
+
+import pytest
+from conftest import tiny_config
+
+from ssgan_jax import config_lib
+from ssgan_jax import errors
+from ssgan_jax import train
+from ssgan_jax.evaluation import periodic
+
+
+def _eval_config(**overrides):
+  return tiny_config(
+    **{
+      "eval.every_steps": 2,
+      "eval.num_samples": 64,
+      "eval.batch_size": 32,
+      **overrides,
+    }
+  )
+
+
+def _train(config, workdir):
+  # Worker thread: train.py leaves signal handlers alone off the main thread.
+  out = {}
+
+  def target():
+    try:
+      out["state"] = train.train_and_evaluate(config, str(workdir))
+    except BaseException as e:  # pylint: disable=broad-except
+      out["error"] = e
+
+  t = threading.Thread(target=target)
+  t.start()
+  t.join()
+  if "error" in out:
+    raise out["error"]
+  return out["state"]
+
+
+def test_is_better():
+  assert periodic.is_better(1.0, None, "min")
+  assert periodic.is_better(1.0, 2.0, "min")
+  assert not periodic.is_better(2.0, 2.0, "min")
+  assert periodic.is_better(3.0, 2.0, "max")
+  assert not periodic.is_better(1.0, 2.0, "max")
+
+
+def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
+  workdir = tmp_path / "run"
+  _train(_eval_config(), workdir)
+  during = workdir / "eval" / "during_training"
+  assert sorted(p.name for p in during.iterdir()) == [
+    "step_2.json",
+    "step_4.json",
+  ]
+  results = {
+    s: json.loads((during / f"step_{s}.json").read_text()) for s in (2, 4)
+  }
+  for s, r in results.items():
+    assert r["step"] == s and r["num_images"] == 64
+    assert r["reference"] == "fashion_mnist:test"
+    assert r["fd_fmnist"] > 0
+  best = json.loads((workdir / "eval" / "best.json").read_text())
+  want = min((r["fd_fmnist"], s) for s, r in results.items())
+  assert (best["value"], best["step"]) == want
+  assert best["metric"] == "fd_fmnist" and best["mode"] == "min"
+  kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
+  assert kept == [str(best["step"])]
+
+  # A resumed run reads the best back: an unbeatable recorded value means
+  # the new evaluation at step 6 must not replace the best checkpoint.
+  best["value"] = -1.0
+  (workdir / "eval" / "best.json").write_text(json.dumps(best))
+  _train(_eval_config(total_steps=6), workdir)
+  assert (during / "step_6.json").exists()
+  again = json.loads((workdir / "eval" / "best.json").read_text())
+  assert again["step"] == best["step"] and again["value"] == -1.0
+  kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
+  assert kept == [str(best["step"])]
+
+
+def test_eval_off_writes_nothing(tmp_path):
+  workdir = tmp_path / "run"
+  _train(tiny_config(total_steps=2), workdir)
+  assert not (workdir / "eval").exists()
+  assert not (workdir / "best_checkpoint").exists()
+
+
+@pytest.mark.parametrize(
+  "overrides, message",
+  [
+    ({"eval.best_metric": "fdd"}, "unknown eval.best_metric 'fdd'"),
+    ({"eval.metrics": ("fd",)}, "eval.metrics has unknown metric"),
+    ({"eval.evaluator": "lpips"}, "unknown evaluator 'lpips'"),
+    ({"eval.num_samples": 0}, "eval.num_samples=0 must be a positive"),
+    ({"eval.batch_size": 12}, "must be a multiple of the 8 device"),
+  ],
+)
+def test_bad_eval_config_is_one_line(overrides, message):
+  with pytest.raises(errors.ConfigError, match=message):
+    config_lib.validate(_eval_config(**overrides))
+
+
+def test_fmnist_evaluator_rejects_other_datasets(tmp_path):
+  config = _eval_config(**{"dataset.name": "cifar10", "dataset.channels": 3})
+  with pytest.raises(errors.ConfigError, match="eval.evaluator='fmnist'"):
+    periodic.EVALUATORS.get("fmnist")(config)
+
+
+@pytest.mark.parametrize("missing", ["inception_weights", "reference_stats"])
+def test_inception_evaluator_names_the_missing_file(missing):
+  config = _eval_config(
+    **{
+      "eval.evaluator": "inception",
+      "eval.inception_weights": "w.npz",
+      "eval.reference_stats": "s.npz",
+      f"eval.{missing}": "",
+    }
+  )
+  with pytest.raises(errors.ConfigError, match=f"needs eval.{missing}"):
+    periodic.EVALUATORS.get("inception")(config)
