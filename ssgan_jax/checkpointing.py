@@ -22,6 +22,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from ssgan_jax import errors
+from ssgan_jax import sharding
 
 
 def _path_name(path) -> str:
@@ -114,7 +115,7 @@ class Checkpointer:
         # resumed run can write this step again.
         if jax.process_index() == 0:
           (self.directory / str(step)).rename(aside)
-        self._sync("move_damaged")
+        sharding.barrier("move_damaged")
         self.manager.reload()
     if steps:
       raise errors.UserError(
@@ -122,12 +123,6 @@ class Checkpointer:
         " move the directory away to start over, or restore it from a backup."
       )
     return None
-
-  def _sync(self, name: str) -> None:
-    if jax.process_count() > 1:
-      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-
-      multihost_utils.sync_global_devices(f"ssgan_jax_{name}")
 
   def save(self, step: int, state, force: bool = False) -> bool:
     return self.manager.save(
@@ -141,9 +136,9 @@ class Checkpointer:
     self.manager.close()
 
 
-def abstract_with_shardings(abstract_state, sharding):
-  """Attaches `sharding` to every leaf of an eval_shape'd state."""
+def abstract_with_shardings(abstract_state, leaf_sharding):
+  """Attaches `leaf_sharding` to every leaf of an eval_shape'd state."""
   return jax.tree.map(
-    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=leaf_sharding),
     abstract_state,
   )

@@ -126,6 +126,13 @@ def init_processes() -> None:
     )
   elif _DISTRIBUTED.value == "auto":
     jax.distributed.initialize()
+  if jax.process_count() > 1:
+    # Orbax's barriers (directory creation, save, restore) then go through
+    # the coordination service with Orbax's timeout instead of a Gloo
+    # collective whose 30 s setup deadline a busy host can miss.
+    import orbax.checkpoint  # noqa: F401  (defines the flag) pylint: disable=g-import-not-at-top
+
+    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
 
 
 def main(argv):

@@ -103,3 +103,26 @@ def to_host(tree):
     return np.asarray(jax.device_get(x))
 
   return jax.tree.map(get, tree)
+
+
+# Long enough for one process to finish compiling or restoring while another
+# waits; far above Gloo's fixed 30 s context-setup timeout.
+_BARRIER_TIMEOUT_S = 600
+
+
+def barrier(name: str) -> None:
+  """Waits until every process reaches `name` (a no-op for one process).
+
+  Uses the coordination service of `jax.distributed` (a gRPC barrier with a
+  timeout we choose), not a device collective: on CPU the first collective
+  sets up Gloo with a fixed 30 s deadline, so a process that falls behind
+  by more than that (slower compile or restore on a busy host) would fail
+  the run. Call it right before work whose first step is a collective.
+  """
+  if jax.process_count() == 1:
+    return
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  ocp.multihost.get_barrier_sync_fn()(
+    key=f"ssgan_jax_{name}", timeout_ms=_BARRIER_TIMEOUT_S * 1000
+  )

@@ -236,6 +236,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     every_steps=config.log_every_steps,
   )
   window: list[dict] = []  # device metrics since the last host fetch
+  # The first step's gradient all-reduce is the first device collective:
+  # start it together on every process.
+  sharding.barrier("train_loop")
   t0 = time.time()
   with StopSignal().installed() as stop:
     for step in range(start, total):
