@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 import pytest
 from conftest import REPO
+from conftest import cli_env
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -306,9 +307,7 @@ def _images_case(array, tmp_path, key="images"):
 
 
 def _cli(tmp_path, *args):
-  env = dict(os.environ)
-  env.pop("XLA_FLAGS", None)
-  env["JAX_PLATFORMS"] = "cpu"
+  env = cli_env()
   out = subprocess.run(
     [
       sys.executable,

@@ -3,13 +3,27 @@
 XLA_FLAGS must be set before JAX initialises its backend, hence at import.
 """
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ["XLA_FLAGS"] = (
   os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
 ).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One persistent XLA cache for the whole session, inherited by the
+# `python -m ssgan_jax.main` subprocesses: the end-to-end tests launch the
+# same tiny programs many times, and compiling them dominates their time.
+# A cached executable is the one XLA would build again, so bit-exactness
+# tests compare the same code either way.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _xla_cache = tempfile.mkdtemp(prefix="ssgan_jax_tests_xla_cache_")
+  atexit.register(shutil.rmtree, _xla_cache, ignore_errors=True)
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _xla_cache
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+  os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
@@ -21,6 +35,21 @@ jax.config.update("jax_threefry_partitionable", True)
 jax.config.update("jax_disable_most_optimizations", True)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli_env(devices: int | None = None) -> dict[str, str]:
+  """Environment for a `python -m ssgan_jax...` subprocess of a test.
+
+  One CPU device as a user would run it (or `devices` fake ones), fast
+  compiles for the tiny models, and this session's XLA cache.
+  """
+  env = dict(os.environ)
+  env.pop("XLA_FLAGS", None)
+  if devices is not None:
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+  env["JAX_PLATFORMS"] = "cpu"
+  env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+  return env
 
 
 def tiny_config(**overrides):

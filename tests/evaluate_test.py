@@ -7,13 +7,13 @@ wiring (JSON on stdout; one `error:` line and exit status 2).
 
 import io
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from conftest import REPO
+from conftest import cli_env
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -29,9 +29,7 @@ def _real(n: int = 200) -> np.ndarray:
 
 
 def _cli(*args, timeout=300):
-  env = dict(os.environ)
-  env.pop("XLA_FLAGS", None)  # one CPU device, as a user would run it
-  env["JAX_PLATFORMS"] = "cpu"
+  env = cli_env()
   return subprocess.run(
     [sys.executable, "-m", "ssgan_jax.evaluate", *args],
     cwd=REPO,

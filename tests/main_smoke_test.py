@@ -2,18 +2,16 @@
 embedded data, then again to prove it resumes instead of starting over."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
 
 from conftest import REPO
+from conftest import cli_env
 
 
 def _run(workdir, *extra, timeout=600):
-  env = dict(os.environ)
-  env.pop("XLA_FLAGS", None)  # one CPU device, as a user would run it
-  env["JAX_PLATFORMS"] = "cpu"
+  env = cli_env()
   cmd = [
     sys.executable,
     "-m",

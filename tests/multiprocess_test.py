@@ -1,13 +1,13 @@
 """Two processes on localhost (2 fake CPU devices each) train the same run as
 one process with 4 devices, and resume from their shared checkpoint."""
 
-import os
 import socket
 import subprocess
 import sys
 
 import numpy as np
 from conftest import REPO
+from conftest import cli_env
 from conftest import load_checkpoint
 
 # SGD so that parameters compare to float tolerance: Adam's first update is
@@ -31,13 +31,6 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _env(devices: int):
-  env = dict(os.environ)
-  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-  env["JAX_PLATFORMS"] = "cpu"
-  return env
-
-
 def _two_processes(workdir, *extra):
   port = _free_port()
   procs = [
@@ -55,7 +48,7 @@ def _two_processes(workdir, *extra):
         f"--process_id={i}",
       ],
       cwd=REPO,
-      env=_env(2),
+      env=cli_env(2),
       stdout=subprocess.PIPE,
       stderr=subprocess.PIPE,
       text=True,
@@ -99,7 +92,7 @@ def test_two_processes_equal_one_and_resume(tmp_path):
   out = subprocess.run(
     [sys.executable, "-m", "ssgan_jax.main", *ARGS, "--workdir", str(single)],
     cwd=REPO,
-    env=_env(4),
+    env=cli_env(4),
     capture_output=True,
     text=True,
     timeout=400,

@@ -10,7 +10,6 @@ a run trained for 2 steps.
 import dataclasses
 import functools
 import json
-import os
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import REPO
+from conftest import cli_env
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -215,10 +215,7 @@ def test_bad_probe_flags(kwargs, fragment):
 
 
 def _run(module, *args, timeout=300):
-  env = dict(os.environ)
-  env.pop("XLA_FLAGS", None)  # one CPU device, as a user would run it
-  env["JAX_PLATFORMS"] = "cpu"
-  env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"  # tiny model: compiles dominate
+  env = cli_env()
   return subprocess.run(
     [sys.executable, "-m", module, *args],
     cwd=REPO,

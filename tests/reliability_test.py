@@ -1,7 +1,6 @@
 """Resume safety: incompatible configs, damaged checkpoints, SIGTERM, exact
 resume and the NaN guard, each through the real entry point."""
 
-import os
 import pathlib
 import shutil
 import signal
@@ -12,6 +11,7 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO
+from conftest import cli_env
 from conftest import load_checkpoint
 
 QUICK = "configs/fashion_mnist_ssgan.py:quick"
@@ -30,18 +30,11 @@ def _cmd(workdir, *extra):
   ]
 
 
-def _env():
-  env = dict(os.environ)
-  env.pop("XLA_FLAGS", None)
-  env["JAX_PLATFORMS"] = "cpu"
-  return env
-
-
 def _run(workdir, *extra):
   return subprocess.run(
     _cmd(workdir, *extra),
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     capture_output=True,
     text=True,
     timeout=600,
@@ -133,7 +126,7 @@ def test_sigterm_saves_and_resumes(tmp_path):
       "--config.log_every_steps=1",
     ),
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     stderr=subprocess.PIPE,
     text=True,
   )
@@ -187,7 +180,7 @@ def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
       "--config.log_every_steps=1",
     ),
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     stderr=subprocess.PIPE,
     text=True,
   )
