@@ -29,5 +29,7 @@ setuptools.setup(
   ],
   extras_require={
     "test": ["pytest>=8", "ruff>=0.6"],
+    # Plots of the experiments/ scripts.
+    "experiments": ["matplotlib>=3.7"],
   },
 )

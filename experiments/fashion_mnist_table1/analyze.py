@@ -40,7 +40,8 @@ COLUMNS = (
   ("coverage_classes", "classes", "{:.1f}"),
   ("is_fmnist", "IS-FMNIST", "{:.2f}"),
   ("best_fd_2k", "best FD (2k)", "{:.1f}"),
-  ("probe_best", "probe top-1", "{:.3f}"),
+  ("probe_last", "probe top-1 (block 4)", "{:.3f}"),
+  ("probe_best", "probe top-1 (best block)", "{:.3f}"),
   ("rotation_acc", "rotation acc.", "{:.3f}"),
 )
 _RUN = re.compile(r"^(?P<method>[a-z_]+)_seed(?P<seed>\d+)$")
@@ -73,8 +74,11 @@ def _probe(run: pathlib.Path, step: int) -> dict:
     v for k, v in r.items() if re.fullmatch(r"probe/block\d+/top1_test", k)
   ]
   out = {"probe_best": max(blocks)} if blocks else {}
-  if "rotation_accuracy" in r:
-    out["rotation_acc"] = r["rotation_accuracy"]
+  last = r.get(f"probe/block{r.get('num_blocks', 0)}/top1_test")
+  if last is not None:
+    out["probe_last"] = last
+  if r.get("probe/rotation/top1") is not None:
+    out["rotation_acc"] = r["probe/rotation/top1"]
   return out
 
 
