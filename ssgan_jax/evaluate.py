@@ -21,14 +21,13 @@ in `ssgan_jax.evaluation.probe`; see docs/probe.md).
 """
 
 import json
-import logging as std_logging
 import sys
 
 import jax
 from absl import app
 from absl import flags
-from absl import logging
 
+from ssgan_jax import cli
 from ssgan_jax import errors
 
 _WORKDIR = flags.DEFINE_string(
@@ -75,29 +74,13 @@ _PROBE_TEST_LIMIT = flags.DEFINE_integer(
   "--probe: score on the first N test images only (default all).",
 )
 
-# Orbax logs every file it reads, JAX every backend it did not find (INFO).
-_QUIET_PATHS = ("/orbax/", "/jax/_src/xla_bridge.py")
-
-
-class _QuietLibraries(std_logging.Filter):
-  def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.levelno >= std_logging.WARNING or not any(
-      p in record.pathname for p in _QUIET_PATHS
-    )
-
-
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
 
 def parse_flags(argv: list[str]) -> list[str]:
   """Parses flags, reporting a bad one in one line (exit 2, no usage dump)."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    _fail(" ".join(lines) + " (see --help)")
+    cli.fail(cli.flag_error_line(e))
 
 
 def _given(flag) -> int | None:
@@ -107,8 +90,8 @@ def _given(flag) -> int | None:
 
 def main(argv):
   if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
+  cli.quiet_library_logs()
   jax.config.update("jax_threefry_partitionable", True)
   from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
 
@@ -122,7 +105,7 @@ def main(argv):
   ]
   if limits:
     verb = "applies" if len(limits) == 1 else "apply"
-    _fail(f"{', '.join(limits)} only {verb} with --probe.")
+    cli.fail(f"{', '.join(limits)} only {verb} with --probe.")
   try:
     result = run.evaluate(
       workdir=_WORKDIR.value,
@@ -134,7 +117,7 @@ def main(argv):
       seed=_given(_SEED),
     )
   except errors.UserError as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print(run.summary(result), file=sys.stderr)
   print(json.dumps(result, indent=2, sort_keys=True))
 
@@ -157,7 +140,7 @@ def _probe():
       ),
     )
   except errors.UserError as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print(probe.summary(result), file=sys.stderr)
   print(json.dumps(result, indent=2, sort_keys=True))
 

@@ -9,7 +9,6 @@ the cluster's environment, e.g. on Cloud TPU or SLURM, with
 --distributed=auto).
 """
 
-import logging as std_logging
 import os
 import sys
 
@@ -19,6 +18,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from ssgan_jax import cli
 from ssgan_jax import errors
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -45,22 +45,6 @@ _DISTRIBUTED = flags.DEFINE_enum(
   "'auto': call jax.distributed.initialize() with cluster auto-detection.",
 )
 flags.mark_flags_as_required(["config", "workdir"])
-
-# Libraries whose INFO lines would drown the training log (Orbax logs every
-# file it writes); their warnings and errors still show.
-_QUIET_PATHS = ("/orbax/",)
-
-
-class _QuietLibraries(std_logging.Filter):
-  def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.levelno >= std_logging.WARNING or not any(
-      p in record.pathname for p in _QUIET_PATHS
-    )
-
-
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
 
 
 def _config_arg(argv: list[str]) -> str:
@@ -96,7 +80,7 @@ def describe_flag_error(e: Exception, argv: list[str]) -> str:
       f"a --config.<field> override names a field that does not exist"
       f" ({detail}); check its spelling in {path}"
     )
-  return " ".join(lines) + " (see --help)"
+  return cli.flag_error_line(e)
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -110,7 +94,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     rest = flags.FLAGS(argv)
     _CONFIG.value.keys()  # forces the deferred load error, if any
   except Exception as e:  # pylint: disable=broad-except
-    _fail(describe_flag_error(e, argv))
+    cli.fail(describe_flag_error(e, argv))
   return rest
 
 
@@ -138,7 +122,7 @@ def init_processes() -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  cli.quiet_library_logs()
   # Keep TensorFlow (tf.data, TensorBoard) off the accelerators.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -156,8 +140,7 @@ def main(argv):
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except errors.UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail(str(e))
   except errors.Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(128 + e.signum)
