@@ -46,21 +46,14 @@ def get_config(arg: str | None = None):
   c.ssl.ssgan_la = ml_collections.ConfigDict(
     {"weight_d": 1.0, "weight_g": 1.0, "fraction": 1.0}
   )
-  c.batch_size = 100
-  c.total_steps = 50_000
   # Hinge is the code's GAN loss; it is used only by la_plus.
-  c.loss.name = "hinge"
+  common.ssgan_la_code_cifar10(c)
   if "la_plus" in args:
     c.loss.weight = 1.0
     c.disc_iters = 2
   else:
     c.loss.weight = 0.0
     c.disc_iters = 4
-  for net in ("g", "d"):
-    c.optimizer[net].b1 = 0.0
-    c.optimizer[net].b2 = 0.999
-  c.ema.decay = 0.9999
-  c.ema.start_step = 10_000
   if "quick" in args:
     common.quick(c)
   return c

@@ -41,15 +41,8 @@ def get_config(arg: str | None = None):
   c.ssl.ssgan_ms = ml_collections.ConfigDict(
     {"weight_d": 1.0, "weight_g": 0.2, "fraction": 1.0}
   )
-  c.batch_size = 100
+  common.ssgan_la_code_cifar10(c)
   c.disc_iters = 2
-  c.total_steps = 50_000
-  c.loss.name = "hinge"
-  for net in ("g", "d"):
-    c.optimizer[net].b1 = 0.0
-    c.optimizer[net].b2 = 0.999
-  c.ema.decay = 0.9999
-  c.ema.start_step = 10_000
   if "quick" in args:
     common.quick(c)
   return c

@@ -175,6 +175,27 @@ def reproduction(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 VARIANTS = ("quick", "repro")
 
 
+def ssgan_la_code_cifar10(
+  c: ml_collections.ConfigDict,
+) -> ml_collections.ConfigDict:
+  """The CIFAR10 training setting shared by the SSGAN-MS and -LA scripts.
+
+  liang-hou/ssgan-la's BigGAN-PyTorch launch scripts for both methods use
+  batch 100, hinge loss, Adam (0.0, 0.999) (the parser's defaults) and an
+  EMA of G with decay 0.9999 from G step 10k; both train 50k G steps (see
+  each config's docstring for how the epochs convert).
+  """
+  c.batch_size = 100
+  c.total_steps = 50_000
+  c.loss.name = "hinge"
+  for net in ("g", "d"):
+    c.optimizer[net].b1 = 0.0
+    c.optimizer[net].b2 = 0.999
+  c.ema.decay = 0.9999
+  c.ema.start_step = 10_000
+  return c
+
+
 def apply_variants(c, args: set[str]) -> ml_collections.ConfigDict:
   """Applies the size variants shared by every Fashion-MNIST config."""
   if "repro" in args:
