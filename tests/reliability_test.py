@@ -95,11 +95,7 @@ def test_resume_is_bit_exact(trained, tmp_path):
   assert _run(workdir, "--config.total_steps=2").returncode == 0
   out = _run(workdir)
   assert out.returncode == 0 and "at step 2" in out.stderr
-  a, b = _load(trained, 4), _load(workdir, 4)
-  flat_a, flat_b = (sorted(_flatten(x).items()) for x in (a, b))
-  assert [k for k, _ in flat_a] == [k for k, _ in flat_b]
-  for (k, x), (_, y) in zip(flat_a, flat_b):
-    np.testing.assert_array_equal(x, y, err_msg=k)
+  _assert_same_state(_load(trained, 4), _load(workdir, 4))
 
 
 def _flatten(tree, prefix=""):
@@ -115,15 +111,26 @@ def _flatten(tree, prefix=""):
   return out
 
 
-def test_sigterm_saves_and_resumes(tmp_path):
-  workdir = tmp_path / "run"
+def _assert_same_state(a, b):
+  """Every leaf of two saved states equal to the last bit."""
+  a, b = _flatten(a), _flatten(b)
+  assert a.keys() == b.keys()
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def _start_and_wait_for_step_3(workdir, *extra):
+  """Starts an endless run logging every step; returns once step 3 ran.
+
+  Returns the process (stderr still open) and the stderr lines read so far.
+  """
   proc = subprocess.Popen(
     _cmd(
       workdir,
       "--config.total_steps=100000",
-      "--config.checkpoint_every_steps=100000",
       "--config.sample_every_steps=100000",
       "--config.log_every_steps=1",
+      *extra,
     ),
     cwd=REPO,
     env=cli_env(),
@@ -132,10 +139,21 @@ def test_sigterm_saves_and_resumes(tmp_path):
   )
   deadline = time.time() + 300
   seen = []
-  for line in proc.stderr:  # wait until a few steps have run
+  for line in proc.stderr:
     seen.append(line)
-    if "] [3] d/" in line or time.time() > deadline:
-      break
+    if "] [3] d/" in line:
+      return proc, seen
+    if time.time() > deadline:
+      proc.kill()
+      raise AssertionError("step 3 never logged:\n" + "".join(seen))
+  raise AssertionError("the run ended before step 3:\n" + "".join(seen))
+
+
+def test_sigterm_saves_and_resumes(tmp_path):
+  workdir = tmp_path / "run"
+  proc, seen = _start_and_wait_for_step_3(
+    workdir, "--config.checkpoint_every_steps=100000"
+  )
   proc.send_signal(signal.SIGTERM)
   _, rest = proc.communicate(timeout=300)
   err = "".join(seen) + rest
@@ -171,23 +189,10 @@ def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
   # Hard kill after step 3 (last checkpoint at 2); the restart redoes step 3
   # from the checkpoint and must end exactly where an uninterrupted run does.
   workdir = tmp_path / "killed"
-  proc = subprocess.Popen(
-    _cmd(
-      workdir,
-      "--config.total_steps=100000",
-      "--config.checkpoint_every_steps=2",
-      "--config.sample_every_steps=100000",
-      "--config.log_every_steps=1",
-    ),
-    cwd=REPO,
-    env=cli_env(),
-    stderr=subprocess.PIPE,
-    text=True,
+  proc, _ = _start_and_wait_for_step_3(
+    workdir, "--config.checkpoint_every_steps=2"
   )
   deadline = time.time() + 300
-  for line in proc.stderr:
-    if "] [3] d/" in line or time.time() > deadline:
-      break
   # Checkpoint 2 is written asynchronously: kill once it is complete.
   while not (workdir / "checkpoints" / "2").exists():
     assert time.time() < deadline, "checkpoint 2 never appeared"
@@ -198,7 +203,4 @@ def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
   assert _steps(workdir)[-1] in (2, 4)
   out = _run(workdir)  # total_steps=4, as the uninterrupted run
   assert out.returncode == 0, out.stderr[-3000:]
-  a, b = _flatten(_load(trained, 4)), _flatten(_load(workdir, 4))
-  assert a.keys() == b.keys()
-  for k in a:
-    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  _assert_same_state(_load(trained, 4), _load(workdir, 4))
