@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssgan_jax.models import conv as conv_lib
+
 SPECTRAL = "spectral"
 BATCH_STATS = "batch_stats"
 
@@ -52,6 +54,7 @@ def conv(features: int, kernel: int, gain: float, dtype: Any, name: str):
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
+    conv_general_dilated=conv_lib.conv_general_dilated,
   )
 
 

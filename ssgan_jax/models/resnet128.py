@@ -47,6 +47,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssgan_jax.models import conv as conv_lib
 from ssgan_jax.models import layers
 
 # Block output widths as multiples of `width` (compare_gan's `channels`).
@@ -69,6 +70,7 @@ def _conv3(features: int, dtype: Any, name: str) -> nn.Conv:
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
+    conv_general_dilated=conv_lib.conv_general_dilated,
   )
 
 

@@ -41,6 +41,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssgan_jax.models import conv as conv_lib
 from ssgan_jax.models import layers
 
 # G's widths after the dense layer and each deconv, as multiples of `width`.
@@ -62,6 +63,7 @@ def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str):
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
+    conv_general_dilated=conv_lib.conv_general_dilated,
   )
 
 
