@@ -56,6 +56,18 @@ def test_value_and_gradients_match_xla(shape_x, shape_w, padding):
   assert dw.dtype == w.dtype and dw.shape == w.shape
 
 
+def test_both_platform_branches_agree():
+  # lax.platform_dependent lowers only the CPU branch here; the other one
+  # (GPU/TPU) is called directly.
+  x, w, kg = _inputs((2, 8, 8, 3), (3, 3, 3, 5))
+  g = jax.random.normal(kg, (2, 8, 8, 5))
+  pads = ((1, 1), (1, 1))
+  cpu = conv._weight_grad_cpu(x, w, g, pads, None)
+  other = conv._weight_grad_xla(x, w, g, pads, None)
+  np.testing.assert_allclose(cpu, other, rtol=1e-5, atol=1e-4)
+  assert cpu.dtype == other.dtype == w.dtype
+
+
 def test_weight_gradient_by_hand():
   # 1x1 image, 3x3 SAME kernel: only the centre tap sees the pixel, so
   # dL/dW[1, 1] = x^T g and every other tap is 0.

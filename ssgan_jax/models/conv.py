@@ -69,6 +69,15 @@ def _weight_grad_taps(x, g, kernel_hw, pads, precision):
   return jnp.stack(rows)  # [kh, kw, C_in, C_out]
 
 
+def _weight_grad_xla(x, w, g, pads, precision):
+  """dL/dW as XLA derives it (cuDNN / the TPU convolution unit)."""
+  return jax.vjp(lambda w_: _conv(x, w_, pads, precision), w)[1](g)[0]
+
+
+def _weight_grad_cpu(x, w, g, pads, precision):
+  return _weight_grad_taps(x, g, w.shape[:2], pads, precision).astype(w.dtype)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_fast_wgrad(x, w, pads, precision):
   return _conv(x, w, pads, precision)
@@ -80,15 +89,13 @@ def _fwd(x, w, pads, precision):
 
 def _bwd(pads, precision, residuals, g):
   x, w = residuals
-  conv_w = lambda w_: _conv(x, w_, pads, precision)
   dx = jax.vjp(lambda x_: _conv(x_, w, pads, precision), x)[1](g)[0]
   dw = lax.platform_dependent(
     x,
+    w,
     g,
-    cpu=lambda x, g: _weight_grad_taps(
-      x, g, w.shape[:2], pads, precision
-    ).astype(w.dtype),
-    default=lambda x, g: jax.vjp(conv_w, w)[1](g)[0],
+    cpu=functools.partial(_weight_grad_cpu, pads=pads, precision=precision),
+    default=functools.partial(_weight_grad_xla, pads=pads, precision=precision),
   )
   return dx, dw
 
