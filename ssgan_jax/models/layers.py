@@ -108,6 +108,57 @@ def class_embedding(
   ).astype(jnp.float32)
 
 
+def d_heads(
+  h: jax.Array,
+  block_features: list[jax.Array],
+  dense,
+  *,
+  aux_heads: tuple[tuple[str, int], ...],
+  spectral_norm: bool,
+  projection: bool,
+  num_classes: int,
+  dtype: Any,
+  train: bool,
+):
+  """D's outputs from its pooled features: what every architecture returns.
+
+  Call inside a compact module (the heads become its submodules, named
+  "gan_head_sn", "<task>_head_sn" and "class_embed_sn").
+
+  Args:
+    h: [N, C] pooled (or flattened) last-block features.
+    block_features: [N, C_i] average-pooled output of each block.
+    dense: `dense(features, name)`, the architecture's Dense factory.
+    aux_heads: (name, classes) per self-supervised task.
+    spectral_norm: SN on the heads and the class embedding.
+    projection: also return the Cond-GAN class embedding.
+    num_classes: its K.
+    dtype: compute dtype.
+    train: whether SN statistics are updated.
+
+  Returns:
+    (gan_logits [N] float32, {"features": [N, C], "aux_logits": {name:
+    [N, k]}, "block_features": tuple, and "class_embed": [K, C] with
+    `projection`}), everything float32.
+  """
+  sn = lambda layer: MaybeSN(layer, spectral_norm, name=layer.name + "_sn")
+  gan_logits = sn(dense(1, "gan_head"))(h, train=train)[:, 0]
+  aux = {
+    name: sn(dense(k, f"{name}_head"))(h, train=train).astype(jnp.float32)
+    for name, k in aux_heads
+  }
+  extras = {
+    "features": h.astype(jnp.float32),
+    "aux_logits": aux,
+    "block_features": tuple(block_features),
+  }
+  if projection:
+    extras["class_embed"] = class_embedding(
+      num_classes, h.shape[-1], spectral_norm, dtype, train=train
+    )  # [K, C]
+  return gan_logits.astype(jnp.float32), extras
+
+
 # G's normalisation layers, chosen by config.model.generator.norm.
 G_NORMS = ("batch_norm", "self_modulated", "conditional")
 

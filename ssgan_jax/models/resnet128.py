@@ -263,27 +263,14 @@ class Discriminator128(nn.Module):
     h = nn.relu(h)
     pool = jnp.mean if self.pooling == "mean" else jnp.sum
     h = pool(h, axis=(1, 2))  # [N, 8W]
-    sn = lambda layer: layers.MaybeSN(
-      layer, self.spectral_norm, name=layer.name + "_sn"
+    return layers.d_heads(
+      h,
+      block_features,
+      lambda k, name: _dense(k, self.dtype, name),
+      aux_heads=self.aux_heads,
+      spectral_norm=self.spectral_norm,
+      projection=self.projection,
+      num_classes=self.num_classes,
+      dtype=self.dtype,
+      train=train,
     )
-    gan_logits = sn(_dense(1, self.dtype, "gan_head"))(h, train=train)[:, 0]
-    aux = {
-      name: sn(_dense(k, self.dtype, f"{name}_head"))(h, train=train).astype(
-        jnp.float32
-      )
-      for name, k in self.aux_heads
-    }
-    extras = {
-      "features": h.astype(jnp.float32),
-      "aux_logits": aux,
-      "block_features": tuple(block_features),
-    }
-    if self.projection:
-      extras["class_embed"] = layers.class_embedding(
-        self.num_classes,
-        h.shape[-1],
-        self.spectral_norm,
-        self.dtype,
-        train=train,
-      )  # [K, C]
-    return gan_logits.astype(jnp.float32), extras

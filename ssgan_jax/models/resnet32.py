@@ -218,29 +218,14 @@ class Discriminator32(nn.Module):
       block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))
     h = nn.relu(h)
     h = jnp.sum(h, axis=(1, 2))  # global sum pool: [N, W]
-    sn = lambda layer: layers.MaybeSN(
-      layer, self.spectral_norm, name=layer.name + "_sn"
+    return layers.d_heads(
+      h,
+      block_features,
+      lambda k, name: layers.dense(k, 1.0, self.dtype, name),
+      aux_heads=self.aux_heads,
+      spectral_norm=self.spectral_norm,
+      projection=self.projection,
+      num_classes=self.num_classes,
+      dtype=self.dtype,
+      train=train,
     )
-    gan_logits = sn(layers.dense(1, 1.0, self.dtype, "gan_head"))(
-      h, train=train
-    )[:, 0]
-    aux = {
-      name: sn(layers.dense(k, 1.0, self.dtype, f"{name}_head"))(
-        h, train=train
-      ).astype(jnp.float32)
-      for name, k in self.aux_heads
-    }
-    extras = {
-      "features": h.astype(jnp.float32),
-      "aux_logits": aux,
-      "block_features": tuple(block_features),
-    }
-    if self.projection:
-      extras["class_embed"] = layers.class_embedding(
-        self.num_classes,
-        self.width,
-        self.spectral_norm,
-        self.dtype,
-        train=train,
-      )  # [K, W]
-    return gan_logits.astype(jnp.float32), extras

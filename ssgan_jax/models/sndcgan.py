@@ -188,24 +188,14 @@ class Discriminator(nn.Module):
       h = act(h)
       block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))
     h = h.reshape(h.shape[0], -1)  # [N, (S/8)^2 * 8W]
-    gan_logits = sn(_dense(1, self.dtype, "gan_head"))(h, train=train)[:, 0]
-    aux = {
-      name: sn(_dense(k, self.dtype, f"{name}_head"))(h, train=train).astype(
-        jnp.float32
-      )
-      for name, k in self.aux_heads
-    }
-    extras = {
-      "features": h.astype(jnp.float32),
-      "aux_logits": aux,
-      "block_features": tuple(block_features),
-    }
-    if self.projection:
-      extras["class_embed"] = layers.class_embedding(
-        self.num_classes,
-        h.shape[-1],
-        self.spectral_norm,
-        self.dtype,
-        train=train,
-      )  # [K, C]
-    return gan_logits.astype(jnp.float32), extras
+    return layers.d_heads(
+      h,
+      block_features,
+      lambda k, name: _dense(k, self.dtype, name),
+      aux_heads=self.aux_heads,
+      spectral_norm=self.spectral_norm,
+      projection=self.projection,
+      num_classes=self.num_classes,
+      dtype=self.dtype,
+      train=train,
+    )
