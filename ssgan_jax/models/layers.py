@@ -224,6 +224,33 @@ class ModulatedBatchNorm(nn.Module):
     return x_hat * gamma + beta
 
 
+def g_norm_input(norm: str, z: jax.Array, y: jax.Array | None):
+  """What G's norm layers read: None, z (sBN) or the labels y (cBN)."""
+  if norm == "conditional":
+    if y is None:
+      raise ValueError("a class-conditional generator needs labels y")
+    return y
+  return z if norm == "self_modulated" else None
+
+
+def g_norm_fn(module: nn.Module, cond: jax.Array | None, *, train: bool):
+  """`bn(name, x)`: `g_norm` with the norm settings of a G module.
+
+  `module` has the attributes every generator and G block carries: norm,
+  num_classes, norm_hidden and dtype. Call `bn` inside its compact method.
+  """
+  return lambda name, x: g_norm(
+    module.norm,
+    name,
+    x,
+    cond,
+    train=train,
+    num_classes=module.num_classes,
+    hidden=module.norm_hidden,
+    dtype=module.dtype,
+  )
+
+
 def g_norm(
   kind: str,
   name: str,

@@ -95,15 +95,6 @@ def unpool2(x: jax.Array) -> jax.Array:
   return jnp.zeros((b, 2 * h, 2 * w, c), x.dtype).at[:, ::2, ::2].set(x)
 
 
-def _norm_input(norm: str, z: jax.Array, y: jax.Array | None):
-  """What G's norm layers read: None, z (sBN) or the labels y (cBN)."""
-  if norm == "conditional":
-    if y is None:
-      raise ValueError("a class-conditional generator needs labels y")
-    return y
-  return z if norm == "self_modulated" else None
-
-
 class GBlock(nn.Module):
   """Up-block: BN-ReLU-unpool-conv3x3-BN-ReLU-conv3x3; shortcut unpool-conv3x3.
 
@@ -119,16 +110,7 @@ class GBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, cond=None, *, train: bool) -> jax.Array:
-    bn = lambda name, v: layers.g_norm(
-      self.norm,
-      name,
-      v,
-      cond,
-      train=train,
-      num_classes=self.num_classes,
-      hidden=self.norm_hidden,
-      dtype=self.dtype,
-    )
+    bn = layers.g_norm_fn(self, cond, train=train)
     sc = _conv3(self.features, self.dtype, "shortcut")(unpool2(x))
     h = nn.relu(bn("bn1", x))  # [B, H, W, C_in]
     h = _conv3(self.features, self.dtype, "conv1")(unpool2(h))
@@ -162,7 +144,7 @@ class Generator128(nn.Module):
   def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
     """z [B, Z] (and labels y [B] for "conditional") -> [B, 128, 128, C]."""
     b = z.shape[0]
-    cond = _norm_input(self.norm, z, y)
+    cond = layers.g_norm_input(self.norm, z, y)
     c0 = self.width * G_MULTIPLIERS[0]
     h = _dense(BOTTOM * BOTTOM * c0, self.dtype, "dense")(z)
     h = h.reshape(b, BOTTOM, BOTTOM, c0)  # [B, 4, 4, 8W]
@@ -175,16 +157,7 @@ class Generator128(nn.Module):
         self.norm_hidden,
         name=f"block{i + 1}",
       )(h, cond, train=train)  # [B, 4 * 2^(i+1), same, W * mult]
-    h = layers.g_norm(
-      self.norm,
-      "bn_out",
-      h,
-      cond,
-      train=train,
-      num_classes=self.num_classes,
-      hidden=self.norm_hidden,
-      dtype=self.dtype,
-    )
+    h = layers.g_norm_fn(self, cond, train=train)("bn_out", h)
     h = nn.relu(h)
     h = _conv3(self.out_channels, self.dtype, "conv_out")(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 128, 128, C] in [-1, 1]

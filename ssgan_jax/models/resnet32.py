@@ -36,16 +36,7 @@ class GBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, cond=None, *, train: bool) -> jax.Array:
-    bn = lambda name, v: layers.g_norm(
-      self.norm,
-      name,
-      v,
-      cond,
-      train=train,
-      num_classes=self.num_classes,
-      hidden=self.norm_hidden,
-      dtype=self.dtype,
-    )
+    bn = layers.g_norm_fn(self, cond, train=train)
     h = nn.relu(bn("bn1", x))
     h = layers.upsample2(h)  # [B, 2H, 2W, C]
     h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1")(h)
@@ -83,11 +74,7 @@ class Generator32(nn.Module):
   def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
     """z [B, Z] (and labels y [B] for "conditional") -> images [B, 32, 32, C]."""
     b = z.shape[0]
-    cond = {"batch_norm": None, "self_modulated": z, "conditional": y}[
-      self.norm
-    ]
-    if self.norm == "conditional" and y is None:
-      raise ValueError("a class-conditional generator needs labels y")
+    cond = layers.g_norm_input(self.norm, z, y)
     h = layers.dense(
       self.bottom * self.bottom * self.width, 1.0, self.dtype, "dense"
     )(z)
@@ -101,16 +88,7 @@ class Generator32(nn.Module):
         self.norm_hidden,
         name=f"block{i + 1}",
       )(h, cond, train=train)
-    h = layers.g_norm(
-      self.norm,
-      "bn_out",
-      h,
-      cond,
-      train=train,
-      num_classes=self.num_classes,
-      hidden=self.norm_hidden,
-      dtype=self.dtype,
-    )
+    h = layers.g_norm_fn(self, cond, train=train)("bn_out", h)
     h = nn.relu(h)
     h = layers.conv(self.out_channels, 3, 1.0, self.dtype, "conv_out")(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 32, 32, C] in [-1, 1]

@@ -77,15 +77,6 @@ def _dense(features: int, dtype: Any, name: str) -> nn.Dense:
   )
 
 
-def _norm_input(norm: str, z: jax.Array, y: jax.Array | None):
-  """What G's norm layers read: None, z (sBN) or the labels y (cBN)."""
-  if norm == "conditional":
-    if y is None:
-      raise ValueError("a class-conditional generator needs labels y")
-    return y
-  return z if norm == "self_modulated" else None
-
-
 class Generator(nn.Module):
   """SNDCGAN G: dense seed at image_size/8, 3 stride-2 deconvs, tanh; no SN.
 
@@ -115,17 +106,8 @@ class Generator(nn.Module):
       raise ValueError(f"image_size={self.image_size} is not a multiple of 8")
     b = z.shape[0]
     s = self.image_size // 8
-    cond = _norm_input(self.norm, z, y)
-    bn = lambda name, v: layers.g_norm(
-      self.norm,
-      name,
-      v,
-      cond,
-      train=train,
-      num_classes=self.num_classes,
-      hidden=self.norm_hidden,
-      dtype=self.dtype,
-    )
+    cond = layers.g_norm_input(self.norm, z, y)
+    bn = layers.g_norm_fn(self, cond, train=train)
     c0 = self.width * G_MULTIPLIERS[0]
     h = _dense(s * s * c0, self.dtype, "dense")(z)
     # Per-unit BN of the flat seed: as a [B, 1, 1, units] map, BN's
