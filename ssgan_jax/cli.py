@@ -9,6 +9,7 @@ import logging as std_logging
 import sys
 from typing import NoReturn
 
+from absl import flags
 from absl import logging
 
 # Orbax logs every file it writes or reads, JAX every backend it did not
@@ -38,3 +39,11 @@ def flag_error_line(e: Exception) -> str:
   """absl's multi-line flag error as one line pointing at --help."""
   lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
   return " ".join(lines) + " (see --help)"
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl `flags_parser` that reports a bad flag in one line (exit 2)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(flag_error_line(e))

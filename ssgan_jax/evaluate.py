@@ -75,14 +75,6 @@ _PROBE_TEST_LIMIT = flags.DEFINE_integer(
 )
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """Parses flags, reporting a bad one in one line (exit 2, no usage dump)."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    cli.fail(cli.flag_error_line(e))
-
-
 def _given(flag) -> int | None:
   """The flag's value if it was on the command line, else None."""
   return flag.value if flags.FLAGS[flag.name].present else None
@@ -146,4 +138,4 @@ def _probe():
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

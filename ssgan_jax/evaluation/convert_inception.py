@@ -21,6 +21,7 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from ssgan_jax import cli
 from ssgan_jax import errors
 from ssgan_jax.evaluation import inception
 
@@ -161,14 +162,14 @@ def convert_file(pth: str | os.PathLike, out: str | os.PathLike) -> str:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
   pth, out = flags.FLAGS.pth, flags.FLAGS.out
   if not pth or not out:
-    _fail("pass --pth FILE.pth and --out FILE.npz (see --help)")
+    cli.fail("pass --pth FILE.pth and --out FILE.npz (see --help)")
   try:
     source = convert_file(pth, out)
   except errors.UserError as e:
-    _fail(str(e))
+    cli.fail(str(e))
   note = (
     "the official pytorch-fid weights"
     if source.startswith(inception.SOURCE_SHA256_PREFIX)
@@ -176,20 +177,6 @@ def main(argv: list[str]) -> None:
     " compare only with numbers from the same file"
   )
   print(f"wrote {out} (source sha256 {source}: {note})", file=sys.stderr)
-
-
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-  """Parses flags, reporting a bad one in one line (exit 2)."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    _fail(" ".join(lines) + " (see --help)")
 
 
 def _define_flags() -> None:
@@ -203,4 +190,4 @@ def _define_flags() -> None:
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -41,7 +41,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from ssgan_jax import cli
 from ssgan_jax import errors
+from ssgan_jax.evaluation import image_checks
 from ssgan_jax.evaluation import inception
 from ssgan_jax.evaluation import metrics
 
@@ -49,8 +51,6 @@ STATS_FORMAT = "ssgan_jax/fid_stats/v1"
 MAX_KEPT_FEATURES = 10_000
 IMAGES_KEY = "images"
 MIN_IMAGES = 2  # a covariance needs two; thousands are needed for meaning
-# Float images may overshoot [-1, 1] by round-off; they are clipped.
-_FLOAT_SLACK = 1e-3
 _STATS_KEYS = (
   "format",
   "mu",
@@ -126,28 +126,9 @@ def check_images(
       f"{name} has dtype {images.dtype}; use uint8 in 0..255 or float in"
       " [-1, 1]."
     )
-  bad = int(images.size - np.isfinite(images).sum())
-  if bad:
-    raise errors.UserError(
-      f"{name} holds {bad} NaN or infinite value(s); float images must be"
-      " finite and in [-1, 1]."
-    )
-  lo, hi = float(images.min()), float(images.max())
-  if lo < -1 - _FLOAT_SLACK or hi > 1 + _FLOAT_SLACK:
-    raise errors.UserError(
-      f"{name} are float with values in [{lo:.4g}, {hi:.4g}]; float images"
-      " must be in [-1, 1] (x / 127.5 - 1 for 0..255, 2x - 1 for 0..1), or"
-      " save uint8 in 0..255."
-    )
-  if lo >= 0:
-    logging.warning(
-      "%s are float in [%.3g, %.3g], never negative; if they are in [0, 1],"
-      " rescale with 2x - 1, or every FID will be far off.",
-      name,
-      lo,
-      hi,
-    )
-  return np.clip(images.astype(np.float32), -1.0, 1.0)
+  return image_checks.checked_float_images(
+    images, name, "otherwise every FID is far off"
+  )
 
 
 def load_images_npz(path: str | os.PathLike) -> np.ndarray:
@@ -472,20 +453,6 @@ def summary(result: dict[str, Any]) -> str:
 # --- Command line ------------------------------------------------------------
 
 
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-  """Parses flags, reporting a bad one in one line (exit 2)."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    _fail(" ".join(lines) + " (see --help)")
-
-
 def _define_flags() -> None:
   # Only when run as a program: ssgan_jax.evaluate and the trainer import
   # this module, and their own --images etc. would clash at import time.
@@ -576,15 +543,15 @@ def run(f) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])} (see --help)")
   logging.set_verbosity(logging.WARNING)  # JAX's backend probing is INFO
   try:
     result = run(flags.FLAGS)
   except errors.UserError as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print(json.dumps(result, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -36,6 +36,7 @@ from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import classifier
 from ssgan_jax.evaluation import fmnist
+from ssgan_jax.evaluation import image_checks
 
 REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
 DEFAULT_REFERENCE = REFERENCES[0]
@@ -45,8 +46,6 @@ IMAGES_KEY = "images"
 MIN_IMAGES = 4
 _SIZE = fmnist.IMAGE_SIZE  # 32
 _PAD = (_SIZE - 28) // 2  # Fashion-MNIST 28 -> 32, 2 pixels each side
-# Float images may overshoot [-1, 1] by round-off; they are clipped.
-_FLOAT_SLACK = 1e-3
 # See state.generate_samples: EMA weights use the sampled batch's statistics.
 _MIN_EMA_BATCH = 64
 DEFAULT_BATCH_SIZE = 500
@@ -154,28 +153,9 @@ def check_images(images: np.ndarray, name: str = "images") -> np.ndarray:
     )
   if not is_float:
     return input_pipeline.to_float(_pad(images, 0))
-  bad = int(np.size(images) - np.isfinite(images).sum())
-  if bad:
-    raise errors.UserError(
-      f"{name} holds {bad} NaN or infinite value(s); float images must be"
-      " finite and in [-1, 1]."
-    )
-  lo, hi = float(images.min()), float(images.max())
-  if lo < -1 - _FLOAT_SLACK or hi > 1 + _FLOAT_SLACK:
-    raise errors.UserError(
-      f"{name} are float with values in [{lo:.4g}, {hi:.4g}]; float images"
-      " must be in [-1, 1] (x / 127.5 - 1 for 0..255, 2x - 1 for 0..1), or"
-      " save uint8 in 0..255."
-    )
-  if lo >= 0:
-    logging.warning(
-      "%s are float with values in [%.3g, %.3g], never negative; if they"
-      " are in [0, 1], rescale with 2x - 1 (the background must be -1).",
-      name,
-      lo,
-      hi,
-    )
-  images = np.clip(images.astype(np.float32), -1.0, 1.0)
+  images = image_checks.checked_float_images(
+    images, name, "the background must be -1"
+  )
   return _pad(images, -1.0)
 
 
