@@ -9,6 +9,9 @@ of the gap between the two train steps. Shapes are the largest ones of the
 32x32 SN-ResNet at batch 64: G's last block (32x32, 256 -> 256) and D's first
 block (32x32, 128 -> 128) on 176 images (one D update at fraction 0.25).
 Prints one line per (shape, pass): GFLOP, best-of-n seconds and GFLOP/s.
+For JAX, `grad_weight` is XLA's own gradient of `lax.conv_general_dilated`
+and `grad_weight_taps` that of `ssgan_jax.models.conv` (what the models
+use: one matmul per kernel tap on CPU).
 """
 
 import argparse
@@ -45,14 +48,28 @@ def _jax_shape(n, hw, ci, co, reps):
       x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
     )
 
+  from ssgan_jax.models import conv as conv_lib  # pylint: disable=g-import-not-at-top
+
+  def ours(x, w):
+    dn = jax.lax.conv_dimension_numbers(
+      x.shape, w.shape, ("NHWC", "HWIO", "NHWC")
+    )
+    return conv_lib.conv_general_dilated(
+      x, w, (1, 1), "SAME", dimension_numbers=dn
+    )
+
   fwd = jax.jit(conv)
   g = jnp.ones_like(fwd(x, w))
   dx = jax.jit(lambda x, w, g: jax.vjp(lambda x: conv(x, w), x)[1](g)[0])
   dw = jax.jit(lambda x, w, g: jax.vjp(lambda w: conv(x, w), w)[1](g)[0])
+  dw_taps = jax.jit(lambda x, w, g: jax.vjp(lambda w: ours(x, w), w)[1](g)[0])
   return {
     "fwd": _best(lambda: fwd(x, w).block_until_ready(), reps),
     "grad_input": _best(lambda: dx(x, w, g).block_until_ready(), reps),
     "grad_weight": _best(lambda: dw(x, w, g).block_until_ready(), reps),
+    "grad_weight_taps": _best(
+      lambda: dw_taps(x, w, g).block_until_ready(), reps
+    ),
   }
 
 
