@@ -61,3 +61,37 @@ def test_every_printed_command_names_real_fields(capsys):
       key, text = arg.removeprefix("--config.").split("=", 1)
       _apply(config, key, text)
     config_lib.validate(config)
+
+
+ANALYZE = _load(
+  os.path.join(REPO, "experiments", "fashion_mnist_table1", "analyze.py")
+)
+
+
+def _row(method, seed, fd, probe):
+  return {"method": method, "seed": seed, "fd_fmnist": fd, "probe_last": probe}
+
+
+def test_table1_mean_std_and_paired_differences_by_hand():
+  rows = [
+    _row("gan", 0, 100.0, 0.70),
+    _row("gan", 1, 120.0, 0.72),
+    _row("ssgan", 0, 90.0, 0.71),
+    _row("ssgan", 1, 116.0, 0.75),
+    _row("ssgan_ms", 1, 110.0, 0.74),  # seed 1 only
+  ]
+  table = ANALYZE.table(rows)
+  # Uncond-GAN: mean 110, sample std 14.1; SS-GAN: 103, 18.4.
+  assert "| Uncond-GAN | 2 | 110.0 ± 14.1 |" in table
+  assert "| SS-GAN | 2 | 103.0 ± 18.4 |" in table
+  assert "| SSGAN-MS | 1 | 110.0 |" in table
+  paired = ANALYZE.paired_table(rows)
+  lines = {ln.split(" | ")[0]: ln for ln in paired.splitlines()}
+  # SS-GAN - Uncond-GAN: FD -10 and -4 -> mean -7.0, std 4.2; probe +0.01
+  # and +0.03 -> +0.020 ± 0.014.
+  ssgan = lines["| SS-GAN − Uncond-GAN"]
+  assert "| 2 | -7.0 ± 4.2 (-10.0, -4.0) |" in ssgan
+  assert "+0.020 ± 0.014 (+0.010, +0.030)" in ssgan
+  # SSGAN-MS - SS-GAN is paired on seed 1 only: FD 110 - 116.
+  assert "| 1 | -6.0 (-6.0) |" in lines["| SSGAN-MS − SS-GAN"]
+  assert "SS-GAN (sBN)" not in paired  # no sBN runs

@@ -9,7 +9,8 @@ Reads, for every `<method>_seed<k>` run that has finished:
   eval/probe_step_<last>.json        linear probe + rotation accuracy, if run
 and writes
   results.csv        one row per run
-  results.md         mean +- std over seeds per method (markdown table)
+  results.md         mean +- std over seeds per method, and differences
+                     paired by seed against Uncond-GAN and SS-GAN
   fd_vs_step.png     FD-FMNIST against G steps, mean over seeds and range
   samples.png        the final sample grid of seed 0 of every method
 """
@@ -132,6 +133,57 @@ def table(rows) -> str:
   return "\n".join(lines) + "\n"
 
 
+# Paired comparisons: (method, baseline, key). Runs of one seed share the
+# initial weights (up to the SSL heads) and the data order, so the
+# difference per seed removes most of the seed-to-seed spread.
+PAIRS = (
+  ("ssgan", "gan"),
+  ("ssgan_sbn", "gan"),
+  ("ssgan_sbn", "ssgan"),
+  ("ssgan_ms", "ssgan"),
+  ("ssgan_la", "ssgan"),
+)
+PAIRED_KEYS = (("fd_fmnist", "FD-FMNIST", "{:+.1f}"),) + tuple(
+  c for c in COLUMNS if c[0] in ("probe_last", "recall")
+)
+
+
+def paired_table(rows) -> str:
+  """Per-seed differences method - baseline: mean, std and each seed."""
+  by = {(r["method"], r["seed"]): r for r in rows}
+  lines = [
+    "| comparison | seeds | "
+    + " | ".join(f"Δ {h}" for _, h, _ in PAIRED_KEYS)
+    + " |",
+    "|" + "---|" * (2 + len(PAIRED_KEYS)),
+  ]
+  for method, base in PAIRS:
+    seeds = sorted(s for (m, s) in by if m == method and (base, s) in by)
+    if not seeds:
+      continue
+    cells = [f"{METHOD_NAMES[method]} − {METHOD_NAMES[base]}", str(len(seeds))]
+    for key, _, fmt in PAIRED_KEYS:
+      d = np.array(
+        [
+          by[(method, s)][key] - by[(base, s)][key]
+          for s in seeds
+          if key in by[(method, s)] and key in by[(base, s)]
+        ],
+        np.float64,
+      )
+      if len(d) == 0:
+        cells.append("-")
+        continue
+      fmt_signed = fmt if fmt.startswith("{:+") else fmt.replace("{:", "{:+")
+      per_seed = ", ".join(fmt_signed.format(v) for v in d)
+      spread = (
+        f" ± {fmt.replace('+', '').format(d.std(ddof=1))}" if len(d) > 1 else ""
+      )
+      cells.append(f"{fmt_signed.format(d.mean())}{spread} ({per_seed})")
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
 def plot_curves(curves, path: pathlib.Path) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
 
@@ -203,12 +255,14 @@ def main(argv=None):
     writer = csv.DictWriter(f, keys)
     writer.writeheader()
     writer.writerows(rows)
-  (out / "results.md").write_text(table(rows))
+  report = table(rows) + "\nPaired by seed (mean ± std of the differences;"
+  report += " each seed in brackets):\n\n" + paired_table(rows)
+  (out / "results.md").write_text(report)
   plot_curves(curves, out / "fd_vs_step.png")
   sample_montage(
     runs_dir, [m for m in METHOD_NAMES if m in curves], out / "samples.png"
   )
-  print(table(rows))
+  print(report)
 
 
 if __name__ == "__main__":
