@@ -226,6 +226,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
     evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir)
+    evaluator.resume(state, start, config.total_steps, writer)
 
   # --- Loop ----------------------------------------------------------------
   total = config.total_steps

@@ -1,6 +1,7 @@
 """Two processes on localhost (2 fake CPU devices each) train the same run as
 one process with 4 devices, and resume from their shared checkpoint."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -22,6 +23,11 @@ ARGS = [
   "--config.optimizer.d.learning_rate=0.05",
   "--config.batch_size=8",
   "--config.disc_iters=2",
+  # Periodic evaluation and the best checkpoint: process 0 decides, every
+  # process samples and saves.
+  "--config.eval.every_steps=4",
+  "--config.eval.num_samples=16",
+  "--config.eval.batch_size=8",
 ]
 
 
@@ -111,7 +117,16 @@ def test_two_processes_equal_one_and_resume(tmp_path):
     "step_0000004.png",
   ]
 
+  assert (multi / "eval" / "during_training" / "step_4.json").is_file()
+  assert [p.name for p in (multi / "best_checkpoint").iterdir()] == ["4"]
+
   outs = _two_processes(multi, "--config.total_steps=6")
   for rc, err in outs:
     assert rc == 0, err[-3000:]
     assert "at step 4" in err and "Trained steps 4..6" in err
+  assert (multi / "eval" / "during_training" / "step_6.json").is_file()
+  best = json.loads((multi / "eval" / "best.json").read_text())
+  assert best["step"] in (4, 6)
+  assert [p.name for p in (multi / "best_checkpoint").iterdir()] == [
+    str(best["step"])
+  ]

@@ -71,16 +71,44 @@ def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
   kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
   assert kept == [str(best["step"])]
 
-  # A resumed run reads the best back: an unbeatable recorded value means
-  # the new evaluation at step 6 must not replace the best checkpoint.
-  best["value"] = -1.0
-  (workdir / "eval" / "best.json").write_text(json.dumps(best))
+  # A resumed run takes the best from the kept checkpoint and its score,
+  # not from best.json (a stop between the save and best.json leaves that
+  # stale): with an unbeatable score recorded for the kept step and a
+  # best.json naming another step, the evaluation at step 6 must not
+  # replace the checkpoint, and best.json is mended.
+  kept_result = during / f"step_{best['step']}.json"
+  kept_result.write_text(
+    json.dumps({**results[best["step"]], "fd_fmnist": -1.0})
+  )
+  other = 6 - best["step"]  # the other one of steps 2 and 4
+  stale = {**best, "step": other, "value": results[other]["fd_fmnist"]}
+  (workdir / "eval" / "best.json").write_text(json.dumps(stale))
   _train(_eval_config(total_steps=6), workdir)
   assert (during / "step_6.json").exists()
   again = json.loads((workdir / "eval" / "best.json").read_text())
   assert again["step"] == best["step"] and again["value"] == -1.0
   kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
   assert kept == [str(best["step"])]
+
+
+def test_resume_runs_the_evaluation_a_stop_cut_short(tmp_path):
+  # A run stopped during its final evaluation: the checkpoint of step 4 is
+  # complete, the evaluation's files are not. Its best checkpoint is step
+  # 4's, whose score is lost, so the evaluation again finds step 4 "better"
+  # and must keep the existing checkpoint rather than fail to save it.
+  workdir = tmp_path / "run"
+  config = _eval_config(**{"eval.every_steps": 4})
+  _train(config, workdir)
+  result = workdir / "eval" / "during_training" / "step_4.json"
+  first = json.loads(result.read_text())
+  result.unlink()
+  (workdir / "eval" / "best.json").unlink()
+  _train(config, workdir)  # nothing left to train: only the evaluation
+  again = json.loads(result.read_text())
+  assert again["fd_fmnist"] == first["fd_fmnist"]
+  best = json.loads((workdir / "eval" / "best.json").read_text())
+  assert (best["step"], best["value"]) == (4, first["fd_fmnist"])
+  assert [p.name for p in (workdir / "best_checkpoint").iterdir()] == ["4"]
 
 
 def test_eval_off_writes_nothing(tmp_path):

@@ -16,8 +16,16 @@ named by `eval.evaluator` scores them, and
 - when `eval.best_metric` improves, the whole state is saved to
   `<workdir>/best_checkpoint/<N>` (Orbax, one kept; the previous best is only
   removed after the new one is complete) and `<workdir>/eval/best.json`
-  records {metric, mode, value, step}. A resumed run reads it back, so the
-  best is the best over the whole run, not since the restart.
+  records {metric, mode, value, step} for people and tools.
+
+A resumed run takes the best so far from what is on disk for certain: the
+step of the checkpoint in `best_checkpoint/` and that step's score in
+`eval/during_training/` (written before the save began), so a stop between
+the save and best.json cannot make it forget or misname the best. An
+evaluation that a stop cut short (or the final one) runs again at the start
+of the resumed run (`resume`). On several processes, process 0 reads the
+files and decides "better or not"; the others follow its answer, so all of
+them take part in the same saves.
 
 Evaluators are a registry: name -> (config, comps) -> `score(images) -> dict`
 over float images [N, H, W, C] in [-1, 1].
@@ -34,6 +42,7 @@ from absl import logging
 from ssgan_jax import checkpointing
 from ssgan_jax import errors
 from ssgan_jax import registry
+from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 
 # Whether larger or smaller is better, for every metric that can be kept.
@@ -179,36 +188,62 @@ class PeriodicEvaluator:
     self.best: float | None = None
     self.best_step: int | None = None
     self.best_ckpt = None
+    self._sampler = None  # compiled at the first evaluation, then reused
     if self.metric:
       self.best_ckpt = checkpointing.Checkpointer(
         self.workdir / "best_checkpoint", max_to_keep=1
       )
       self._load_best()
 
-  def _load_best(self) -> None:
-    if not self.best_path.is_file():
-      return
+  def _result_path(self, step: int) -> pathlib.Path:
+    return self.workdir / "eval" / "during_training" / f"step_{step}.json"
+
+  def _read_best(self) -> tuple[float, int] | None:
+    """(value, step) of the kept best checkpoint, from the files on disk."""
+    steps = self.best_ckpt.all_steps()
+    if not steps:
+      return None
+    step = steps[-1]
     try:
-      record = json.loads(self.best_path.read_text())
-      value, step = float(record["value"]), int(record["step"])
-      metric = record["metric"]
+      value = float(
+        json.loads(self._result_path(step).read_text())[self.metric]
+      )
     except (OSError, ValueError, KeyError, TypeError) as e:
       logging.warning(
-        "%s cannot be read (%s); the best checkpoint starts over.",
-        self.best_path,
+        "No %s score for the best checkpoint %s/%d (%s); a new best will"
+        " replace it.",
+        self.metric,
+        self.best_ckpt.directory,
+        step,
         e,
       )
+      return None
+    return value, step
+
+  def _load_best(self) -> None:
+    found = self._read_best() if self.is_main else None
+    # [found?, value, step] from process 0, the same on every process.
+    record = np.array([1.0, *found] if found else [0.0, 0.0, 0.0], np.float64)
+    record = _from_process_0(record, "periodic_eval_best")
+    if record[0]:
+      self.best, self.best_step = float(record[1]), int(record[2])
+      self._write_best_json()  # mends a best.json a stop left behind
+
+  def _write_best_json(self) -> None:
+    if not self.is_main:
       return
-    if metric != self.metric:
-      logging.warning(
-        "%s tracked %s, the config asks for %s; the best checkpoint starts"
-        " over.",
-        self.best_path,
-        metric,
-        self.metric,
-      )
-      return
-    self.best, self.best_step = value, step
+    from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
+
+    run_lib.write_json_atomic(
+      self.best_path,
+      {
+        "metric": self.metric,
+        "mode": self.mode,
+        "value": self.best,
+        "step": self.best_step,
+        "checkpoint": str(self.best_ckpt.directory / str(self.best_step)),
+      },
+    )
 
   def due(self, step: int, total: int) -> bool:
     every = self.config.every_steps
@@ -218,6 +253,10 @@ class PeriodicEvaluator:
     """Evaluates `state` after `step` G steps; returns the result dict."""
     from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
 
+    if self._sampler is None:
+      self._sampler = run_lib.make_sampler(
+        self.comps, self.mesh, self.config.batch_size
+      )
     samples = run_lib.generate(
       self.comps,
       state,
@@ -226,6 +265,7 @@ class PeriodicEvaluator:
       self.config.batch_size,
       seed=self.config.seed,
       progress=False,
+      sampler=self._sampler,
     )
     if not np.all(np.isfinite(samples)):
       raise errors.UserError(
@@ -246,30 +286,26 @@ class PeriodicEvaluator:
       "during_training": True,
     }
     if self.is_main:
-      run_lib.write_json_atomic(
-        self.workdir / "eval" / "during_training" / f"step_{step}.json", result
-      )
+      run_lib.write_json_atomic(self._result_path(step), result)
       writer.write_scalars(
         step, {f"eval/{m}": float(result[m]) for m in self.config.metrics}
       )
     if self.metric:
-      value = float(result[self.metric])
-      if is_better(value, self.best, self.mode):
-        self.best_ckpt.save(step, state, force=True)
-        # best.json only names a checkpoint once it is complete.
-        self.best_ckpt.wait()
+      # Process 0's value and verdict, so that every process saves or not.
+      better = is_better(float(result[self.metric]), self.best, self.mode)
+      verdict = _from_process_0(
+        np.array([float(better), float(result[self.metric])], np.float64),
+        "periodic_eval_verdict",
+      )
+      value = float(verdict[1])
+      if verdict[0]:
+        # A resumed run may evaluate the kept best step again; it is kept.
+        if step not in self.best_ckpt.all_steps():
+          self.best_ckpt.save(step, state, force=True)
+          # best.json only names a checkpoint once it is complete.
+          self.best_ckpt.wait()
         self.best, self.best_step = value, step
-        if self.is_main:
-          run_lib.write_json_atomic(
-            self.best_path,
-            {
-              "metric": self.metric,
-              "mode": self.mode,
-              "value": value,
-              "step": step,
-              "checkpoint": str(self.best_ckpt.directory / str(step)),
-            },
-          )
+        self._write_best_json()
       writer.write_scalars(step, {f"eval/best_{self.metric}": self.best})
     logging.info(
       "Eval at step %d: %s",
@@ -278,7 +314,28 @@ class PeriodicEvaluator:
     )
     return result
 
+  def resume(self, state: state_lib.GANState, step: int, total: int, writer):
+    """At the start of a resumed run: the evaluation of `step`, if it is due
+    and a stop cut it short (or it is the final one, which a finished loop
+    would never reach again)."""
+    if step == 0 or not self.due(step, total):
+      return
+    done = self._result_path(step).is_file() if self.is_main else False
+    if not _from_process_0(np.array([float(done)]), "periodic_eval_resume")[0]:
+      logging.info("Evaluating step %d, which the last run did not.", step)
+      self.run(state, step, writer)
+
   def close(self) -> None:
     if self.best_ckpt is not None:
       self.best_ckpt.wait()
       self.best_ckpt.close()
+
+
+def _from_process_0(values: np.ndarray, name: str) -> np.ndarray:
+  """Process 0's `values` on every process (a no-op for one process)."""
+  if jax.process_count() == 1:
+    return values
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  sharding.barrier(name)  # start the collective together (see barrier)
+  return np.asarray(multihost_utils.broadcast_one_to_all(values))

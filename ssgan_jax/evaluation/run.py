@@ -323,26 +323,29 @@ def check_sampling(num_samples: int, batch_size: int) -> None:
     )
 
 
-def generate(
-  comps: state_lib.Components,
-  state: state_lib.GANState,
-  mesh,
-  num_samples: int,
-  batch_size: int,
-  seed: int = 0,
-  progress: bool = True,
-) -> np.ndarray:
-  """`num_samples` images [N, H, W, C] from G, in batches over the mesh.
+def make_sampler(comps: state_lib.Components, mesh, batch_size: int):
+  """Jitted `(state, key, i) -> images [batch_size, H, W, C]` over `mesh`.
 
-  Every batch has `batch_size` codes (the last one is cut afterwards), so
-  with an EMA, whose BatchNorm uses the batch's own statistics, every image
-  is made under the same conditions and the step compiles once. Batch `i`
-  uses the codes of `fold_in(key(seed), i)`: the same seed gives the same
-  images whatever `num_samples` is. A Cond-GAN's batch splits that key into
-  codes and classes, drawn uniformly, so the samples cover the classes as
-  a balanced dataset does.
+  The codes (and classes) of a batch are sharded over the mesh's `data`
+  axis, so every device generates only its share, as in training; the
+  images come back replicated, so that every process can read the whole
+  batch (a batch-sharded array spans other processes' devices on a
+  multi-host mesh). A batch that does not divide over the devices is
+  generated whole on every device (correct, only slower).
+  Build it once and pass it to `generate` for repeated evaluations: each
+  new sampler is compiled again.
   """
   config = comps.config
+  n_data = sharding.data_size(mesh)
+  shard = batch_size % n_data == 0
+  if not shard:
+    logging.warning(
+      "Sampling batch %d does not divide over %d devices; every device"
+      " generates the whole batch. Use a multiple of %d for speed.",
+      batch_size,
+      n_data,
+      n_data,
+    )
 
   def sample(st, key, i):
     key = jax.random.fold_in(key, i)
@@ -352,12 +355,40 @@ def generate(
       y = jax.random.randint(
         k_y, (batch_size,), 0, comps.num_classes, np.int32
       )  # [batch_size]
-    z = state_lib.sample_z(key, batch_size, config)
+    z = state_lib.sample_z(key, batch_size, config)  # [batch_size, Z]
+    if shard:
+      z = jax.lax.with_sharding_constraint(z, sharding.batch_sharding(mesh, 2))
+      if y is not None:
+        y = jax.lax.with_sharding_constraint(
+          y, sharding.batch_sharding(mesh, 1)
+        )
     return state_lib.generate_samples(comps, st, z, y)
 
-  # Replicated output: every process can read the batch (a batch-sharded
-  # array spans other processes' devices on a multi-host mesh).
-  sample_fn = jax.jit(sample, out_shardings=sharding.replicated(mesh))
+  return jax.jit(sample, out_shardings=sharding.replicated(mesh))
+
+
+def generate(
+  comps: state_lib.Components,
+  state: state_lib.GANState,
+  mesh,
+  num_samples: int,
+  batch_size: int,
+  seed: int = 0,
+  progress: bool = True,
+  sampler=None,
+) -> np.ndarray:
+  """`num_samples` images [N, H, W, C] from G, in batches over the mesh.
+
+  Every batch has `batch_size` codes (the last one is cut afterwards), so
+  with an EMA, whose BatchNorm uses the batch's own statistics, every image
+  is made under the same conditions and the step compiles once. Batch `i`
+  uses the codes of `fold_in(key(seed), i)`: the same seed gives the same
+  images whatever `num_samples` is. A Cond-GAN's batch splits that key into
+  codes and classes, drawn uniformly, so the samples cover the classes as
+  a balanced dataset does. `sampler`: a `make_sampler` result for this
+  mesh and batch size, to reuse its compilation.
+  """
+  sample_fn = sampler or make_sampler(comps, mesh, batch_size)
   key = jax.random.key(seed)
   out = []
   with tqdm.tqdm(
