@@ -39,6 +39,16 @@ def test_fd_with_singular_covariance_uses_fallback():
   assert fd == pytest.approx(0.0, abs=1e-4)
 
 
+def test_singular_covariance_with_a_finite_root_gets_no_offset():
+  # diag(1, 0) and diag(4, 0): singular, but sqrtm(s1 s2) = diag(2, 0) is
+  # exact, so FD = (1 + 4 - 2 * 2) + 0 = 1. The eps offset would give
+  # 1 - 4.5 * eps.
+  fd = metrics.frechet_distance(
+    np.zeros(2), np.diag([1.0, 0.0]), np.zeros(2), np.diag([4.0, 0.0])
+  )
+  assert fd == pytest.approx(1.0, abs=1e-9)
+
+
 def test_fd_of_diagonal_gaussians_matches_closed_form():
   # |mu1 - mu2|^2 = 1 + 4; per dim var1 + var2 - 2 sqrt(var1 var2):
   # (1 + 9 - 2 * 3) + (4 + 1 - 2 * 2) = 4 + 1.

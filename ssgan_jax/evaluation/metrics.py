@@ -43,14 +43,17 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sqrtm(a: np.ndarray) -> tuple[np.ndarray, bool]:
-  """scipy's sqrtm, returning whether it judged `a` singular or failed."""
-  with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
+  """scipy's sqrtm and whether it failed (non-finite entries).
+
+  scipy warns for every singular or ill-conditioned input, also when the
+  root it returns is fine; like pytorch-fid, only a non-finite root counts
+  as a failure, so the diagonal offset never shifts a result that did not
+  need it.
+  """
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
     root = scipy.linalg.sqrtm(a)
-  singular = any(
-    issubclass(w.category, scipy.linalg.LinAlgWarning) for w in caught
-  )
-  return root, singular or not np.all(np.isfinite(root))
+  return root, not np.all(np.isfinite(root))
 
 
 def frechet_distance(
@@ -64,9 +67,9 @@ def frechet_distance(
 
   d^2 = |mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)).
 
-  Feature covariances are often singular (dead ReLU units, N < D), where
-  sqrtm is ill-conditioned; like pytorch-fid we then retry with `eps` added
-  to both diagonals, which moves the result by O(eps * D). Round-off gives
+  Feature covariances are often singular (dead ReLU units, N < D); when
+  sqrtm then fails (non-finite entries), we retry, like pytorch-fid, with
+  `eps` added to both diagonals, which moves the result by O(eps * D). Round-off gives
   the square root a small imaginary part, discarded when tiny.
 
   Args:

@@ -490,7 +490,9 @@ def probe_workdir(
   dc = config.dataset
   train_images, train_y = _load(dc, TRAIN_SPLIT, train_limit)
   test_images, test_y = _load(dc, TEST_SPLIT, test_limit)
-  num_classes = int(max(train_y.max(), test_y.max())) + 1
+  # The label set comes from the config or the train split, never the test
+  # split (a test label the probe never saw simply counts as wrong).
+  num_classes = dc.get("num_classes", 0) or int(train_y.max()) + 1
   n_train = len(train_images)
 
   start = time.perf_counter()
