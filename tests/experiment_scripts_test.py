@@ -1,6 +1,7 @@
 """The experiment scripts that only print or configure: Table 2 sweep."""
 
 import importlib.util
+import json
 import os
 import shlex
 
@@ -95,3 +96,40 @@ def test_table1_mean_std_and_paired_differences_by_hand():
   # SSGAN-MS - SS-GAN is paired on seed 1 only: FD 110 - 116.
   assert "| 1 | -6.0 (-6.0) |" in lines["| SSGAN-MS − SS-GAN"]
   assert "SS-GAN (sBN)" not in paired  # no sBN runs
+
+
+def test_table1_collect_reads_the_run_files_unscaled(tmp_path):
+  run = tmp_path / "ssgan_seed3"
+  (run / "eval" / "during_training").mkdir(parents=True)
+  final = {
+    "num_images": 10000,
+    "fd_fmnist": 250.5,
+    "kid_mean": 98.9,
+    "precision": 0.5,
+    "recall": 0.01,
+    "coverage_classes": 10,
+    "is_fmnist": 2.2,
+  }
+  (run / "eval" / "step_1000.json").write_text(json.dumps(final))
+  for step, fd in ((250, 400.0), (500, 300.0), (1000, 260.0)):
+    (run / "eval" / "during_training" / f"step_{step}.json").write_text(
+      json.dumps({"step": step, "fd_fmnist": fd})
+    )
+  probe = {
+    "num_blocks": 2,
+    "probe/block1/top1_test": 0.65,
+    "probe/block2/top1_test": 0.72,
+    "probe/rotation/top1": 0.58,
+  }
+  (run / "eval" / "probe_step_1000.json").write_text(json.dumps(probe))
+  (tmp_path / "notes").mkdir()  # not a run: ignored
+  rows, curves = ANALYZE.collect(tmp_path)
+  assert len(rows) == 1
+  row = rows[0]
+  assert (row["method"], row["seed"], row["step"]) == ("ssgan", 3, 1000)
+  for key in ("fd_fmnist", "kid_mean", "precision", "recall"):
+    assert row[key] == final[key]
+  assert row["best_fd_2k"] == 260.0
+  assert (row["probe_last"], row["probe_best"]) == (0.72, 0.72)
+  assert row["rotation_acc"] == 0.58
+  assert curves["ssgan"][3] == [(250, 400.0), (500, 300.0), (1000, 260.0)]

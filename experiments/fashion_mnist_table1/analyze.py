@@ -35,7 +35,7 @@ METHOD_NAMES = {
 # Final-score columns: (json key, header, format).
 COLUMNS = (
   ("fd_fmnist", "FD-FMNIST", "{:.1f}"),
-  ("kid_mean", "KID x1e3", "{:.1f}"),
+  ("kid_mean", "KID", "{:.1f}"),
   ("precision", "precision", "{:.3f}"),
   ("recall", "recall", "{:.3f}"),
   ("coverage_classes", "classes", "{:.1f}"),
@@ -102,7 +102,6 @@ def collect(runs_dir: pathlib.Path):
       "best_fd_2k": min((fd for _, fd in curve), default=float("nan")),
       **_probe(run, step),
     }
-    row["kid_mean"] = row["kid_mean"] * 1e3
     rows.append(row)
     curves[m["method"]][int(m["seed"])] = curve
   return rows, curves
