@@ -28,7 +28,8 @@ setuptools.setup(
     "tqdm>=4.66",
   ],
   extras_require={
-    "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6"],
+    # matplotlib: the tests run the experiment scripts, which plot.
+    "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6", "matplotlib>=3.7"],
     # Plots of the experiments/ scripts.
     "experiments": ["matplotlib>=3.7"],
   },
