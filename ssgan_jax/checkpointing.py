@@ -45,6 +45,22 @@ def _param_shapes(tree) -> dict[str, tuple[int, ...]]:
   return out
 
 
+def barrier_prefix(directory: pathlib.Path) -> str:
+  """A prefix for Orbax's cross-process barrier names, unique per directory.
+
+  With several processes Orbax names its save barriers after the step alone
+  (e.g. `async_write_complete.6`), and the coordination-service barriers we
+  use treat equal names as one barrier. The run's checkpoints and the best
+  checkpoint are often saved at the same step, concurrently (both saves are
+  asynchronous); under one name their barriers mix, and one process can
+  pass a barrier the other then waits on until it times out. A prefix per
+  directory keeps them apart.
+  """
+  return "ssgan_" + "".join(
+    c if c.isalnum() else "_" for c in directory.absolute().name
+  )
+
+
 class Checkpointer:
   """One `CheckpointManager` for the run's `GANState`."""
 
@@ -54,7 +70,12 @@ class Checkpointer:
       self.directory,
       item_handlers=ocp.StandardCheckpointHandler(),
       options=ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True
+        max_to_keep=max_to_keep,
+        create=True,
+        enable_async_checkpointing=True,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+          barrier_sync_key_prefix=barrier_prefix(self.directory)
+        ),
       ),
     )
 

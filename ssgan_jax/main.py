@@ -20,6 +20,7 @@ from ml_collections import config_flags
 
 from ssgan_jax import cli
 from ssgan_jax import errors
+from ssgan_jax import sharding
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Path to an experiment config file.", lock_config=True
@@ -110,13 +111,7 @@ def init_processes() -> None:
     )
   elif _DISTRIBUTED.value == "auto":
     jax.distributed.initialize()
-  if jax.process_count() > 1:
-    # Orbax's barriers (directory creation, save, restore) then go through
-    # the coordination service with Orbax's timeout instead of a Gloo
-    # collective whose 30 s setup deadline a busy host can miss.
-    import orbax.checkpoint  # noqa: F401  (defines the flag) pylint: disable=g-import-not-at-top
-
-    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
+  sharding.use_coordination_barriers()
 
 
 def main(argv):

@@ -110,6 +110,25 @@ def to_host(tree):
 _BARRIER_TIMEOUT_S = 600
 
 
+def use_coordination_barriers() -> None:
+  """Routes Orbax's barriers through the `jax.distributed` coordination service.
+
+  Orbax's barriers (directory creation, save, restore) then use Orbax's
+  timeout instead of a Gloo collective whose 30 s setup deadline a busy host
+  can miss. Call it after `jax.distributed.initialize`; a no-op for one
+  process. Barrier names must then be unique per checkpoint directory (see
+  `checkpointing.barrier_prefix`).
+  """
+  if jax.process_count() == 1:
+    return
+  import orbax.checkpoint  # noqa: F401  (defines the flag) pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  if not flags.FLAGS.is_parsed():  # a library caller without absl.app
+    flags.FLAGS.mark_as_parsed()
+  flags.FLAGS.experimental_orbax_use_distributed_barrier = True
+
+
 def barrier(name: str) -> None:
   """Waits until every process reaches `name` (a no-op for one process).
 

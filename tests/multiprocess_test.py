@@ -2,6 +2,7 @@
 one process with 4 devices, and resume from their shared checkpoint."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -38,39 +39,62 @@ def _free_port() -> int:
 
 
 def _two_processes(workdir, *extra):
+  """Runs both processes; returns [(returncode, stderr text)] per process.
+
+  Output goes to files, not pipes: a process blocked on a full pipe that
+  nobody drains never reaches the shutdown barrier, and its peer then aborts
+  there after the coordination service's shutdown timeout.
+  """
   port = _free_port()
-  procs = [
-    subprocess.Popen(
-      [
-        sys.executable,
-        "-m",
-        "ssgan_jax.main",
-        *ARGS,
-        *extra,
-        "--workdir",
-        str(workdir),
-        f"--coordinator_address=127.0.0.1:{port}",
-        "--num_processes=2",
-        f"--process_id={i}",
-      ],
-      cwd=REPO,
-      env=cli_env(2),
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-      text=True,
+  logs = workdir.parent / "logs"
+  logs.mkdir(parents=True, exist_ok=True)
+  run = len(list(logs.glob("*.err"))) // 2  # first run 0, resume 1
+  err_paths = [logs / f"run{run}_process{i}.err" for i in range(2)]
+  procs = []
+  for i in range(2):
+    with (
+      open(err_paths[i], "w") as err,
+      open(logs / f"run{run}_process{i}.out", "w") as out,
+    ):
+      procs.append(
+        subprocess.Popen(
+          [
+            sys.executable,
+            "-m",
+            "ssgan_jax.main",
+            *ARGS,
+            *extra,
+            "--workdir",
+            str(workdir),
+            f"--coordinator_address=127.0.0.1:{port}",
+            "--num_processes=2",
+            f"--process_id={i}",
+          ],
+          cwd=REPO,
+          env=cli_env(2),
+          stdout=out,
+          stderr=err,
+        )
+      )
+  try:
+    for p in procs:
+      p.wait(timeout=400)
+  except subprocess.TimeoutExpired:
+    for q in procs:
+      q.kill()
+    raise
+  return [(p.returncode, path.read_text()) for p, path in zip(procs, err_paths)]
+
+
+def _check_ok(outs):
+  """Asserts that both processes succeeded, showing both logs otherwise."""
+  if any(rc != 0 for rc, _ in outs):
+    raise AssertionError(
+      "\n".join(
+        f"--- process {i} exited {rc}:\n{err[-2500:]}"
+        for i, (rc, err) in enumerate(outs)
+      )
     )
-    for i in range(2)
-  ]
-  outs = []
-  for p in procs:
-    try:
-      _, err = p.communicate(timeout=400)
-    except subprocess.TimeoutExpired:
-      for q in procs:
-        q.kill()
-      raise
-    outs.append((p.returncode, err))
-  return outs
 
 
 def _params(workdir, step):
@@ -90,8 +114,7 @@ def _leaves(tree, prefix=""):
 def test_two_processes_equal_one_and_resume(tmp_path):
   multi = tmp_path / "multi"
   outs = _two_processes(multi)
-  for rc, err in outs:
-    assert rc == 0, err[-3000:]
+  _check_ok(outs)
   assert "2 processes, 4 devices" in outs[0][1]
 
   single = tmp_path / "single"
@@ -121,8 +144,8 @@ def test_two_processes_equal_one_and_resume(tmp_path):
   assert [p.name for p in (multi / "best_checkpoint").iterdir()] == ["4"]
 
   outs = _two_processes(multi, "--config.total_steps=6")
-  for rc, err in outs:
-    assert rc == 0, err[-3000:]
+  _check_ok(outs)
+  for _, err in outs:
     assert "at step 4" in err and "Trained steps 4..6" in err
   assert (multi / "eval" / "during_training" / "step_6.json").is_file()
   best = json.loads((multi / "eval" / "best.json").read_text())
@@ -130,3 +153,40 @@ def test_two_processes_equal_one_and_resume(tmp_path):
   assert [p.name for p in (multi / "best_checkpoint").iterdir()] == [
     str(best["step"])
   ]
+
+
+def test_concurrent_saves_of_two_checkpoint_directories(tmp_path):
+  """The run's and the best checkpoint, saved at the same step by two
+  processes whose saves start at different times, both complete (their
+  cross-process barriers must not share names)."""
+  port = _free_port()
+  logs = [tmp_path / f"process{i}.log" for i in range(2)]
+  procs = []
+  for i in range(2):
+    with open(logs[i], "w") as log:
+      procs.append(
+        subprocess.Popen(
+          [
+            sys.executable,
+            os.path.join(REPO, "tests", "checkpointers_worker.py"),
+            str(port),
+            str(i),
+            str(tmp_path),
+          ],
+          cwd=REPO,
+          env=cli_env(2),
+          stdout=log,
+          stderr=subprocess.STDOUT,
+        )
+      )
+  try:
+    for p in procs:
+      p.wait(timeout=200)
+  except subprocess.TimeoutExpired:
+    for q in procs:
+      q.kill()
+    raise
+  for i, p in enumerate(procs):
+    out = logs[i].read_text()
+    assert p.returncode == 0, f"process {i}:\n{out[-3000:]}"
+    assert f"process {i} saved [5] [5]" in out
