@@ -12,15 +12,13 @@ and commit the regenerated file.
 
 import os
 import pathlib
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
 from conftest import REPO
-from conftest import cli_env
+from conftest import run_main
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -307,23 +305,7 @@ def _images_case(array, tmp_path, key="images"):
 
 
 def _cli(tmp_path, *args):
-  env = cli_env()
-  out = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "ssgan_jax.main",
-      *args,
-      "--workdir",
-      str(tmp_path / "w"),
-    ],
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    check=False,
-  )
+  out = run_main(tmp_path / "w", *args, timeout=300)
   assert out.returncode != 0
   assert "Traceback" not in out.stderr, out.stderr[-2000:]
   lines = [

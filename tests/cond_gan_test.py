@@ -6,8 +6,6 @@ Cond-GAN is two config switches, `model.generator.norm = "conditional"` and
 
 import functools
 import pathlib
-import subprocess
-import sys
 import types
 
 import jax
@@ -15,8 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-from conftest import REPO
-from conftest import cli_env
+from conftest import run_main
 from conftest import tiny_config
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
@@ -298,25 +295,8 @@ def test_one_step_on_eight_devices(devices8, rotation):
 
 
 def test_main_trains_cond_gan_quick(tmp_path):
-  env = cli_env()
   workdir = pathlib.Path(tmp_path) / "run"
-  out = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "ssgan_jax.main",
-      "--config",
-      "configs/fashion_mnist_cgan.py:quick",
-      "--workdir",
-      str(workdir),
-    ],
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    check=False,
-  )
+  out = run_main(workdir, config="configs/fashion_mnist_cgan.py:quick")
   assert out.returncode == 0, out.stderr[-3000:]
   steps = sorted(
     int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()

@@ -6,6 +6,7 @@ XLA_FLAGS must be set before JAX initialises its backend, hence at import.
 import atexit
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -50,6 +51,30 @@ def cli_env(devices: int | None = None) -> dict[str, str]:
   env["JAX_PLATFORMS"] = "cpu"
   env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
   return env
+
+
+def run_module(module: str, *args, timeout: int = 600, devices=None):
+  """Runs `python -m <module> <args>` as a user would, from the repo root.
+
+  Returns the CompletedProcess (text stdout/stderr); the caller checks it.
+  """
+  return subprocess.run(
+    [sys.executable, "-m", module, *map(str, args)],
+    cwd=REPO,
+    env=cli_env(devices),
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
+
+
+def run_main(workdir, *args, config=None, timeout: int = 600):
+  """`python -m ssgan_jax.main [--config CONFIG] --workdir WORKDIR <args>`."""
+  head = ["--config", config] if config else []
+  return run_module(
+    "ssgan_jax.main", *head, "--workdir", workdir, *args, timeout=timeout
+  )
 
 
 def tiny_config(**overrides):

@@ -7,13 +7,10 @@ wiring (JSON on stdout; one `error:` line and exit status 2).
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
-from conftest import cli_env
+from conftest import run_module
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -29,16 +26,7 @@ def _real(n: int = 200) -> np.ndarray:
 
 
 def _cli(*args, timeout=300):
-  env = cli_env()
-  return subprocess.run(
-    [sys.executable, "-m", "ssgan_jax.evaluate", *args],
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
+  return run_module("ssgan_jax.evaluate", *args, timeout=timeout)
 
 
 # --- --images ------------------------------------------------------------------

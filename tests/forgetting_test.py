@@ -15,15 +15,13 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 from conftest import REPO
-from conftest import cli_env
 from conftest import load_checkpoint
+from conftest import run_main
 
 from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import run as run_lib
@@ -193,23 +191,8 @@ def fake_runs(tmp_path_factory):
   """
   runs = tmp_path_factory.mktemp("runs")
   workdir = runs / "ssgan_seed0"
-  env = cli_env()
-  trained = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "ssgan_jax.main",
-      "--config",
-      "configs/fashion_mnist_ssgan.py:quick",
-      "--workdir",
-      str(workdir),
-    ],
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    check=False,
+  trained = run_main(
+    workdir, config="configs/fashion_mnist_ssgan.py:quick", timeout=300
   )
   assert trained.returncode == 0, trained.stderr[-3000:]
   (workdir / "eval").mkdir(exist_ok=True)

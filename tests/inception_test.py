@@ -6,7 +6,6 @@ structure, layouts and plumbing, not the published numbers; docs/fid.md
 says how the weights were cross-checked against torch.
 """
 
-import subprocess
 import sys
 import types
 import zipfile
@@ -14,6 +13,7 @@ import zipfile
 import jax
 import numpy as np
 import pytest
+from conftest import run_module
 
 from ssgan_jax import errors
 from ssgan_jax.evaluation import convert_inception
@@ -483,18 +483,11 @@ def test_command_line_make_stats_then_score(weights_path, images, tmp_path):
   flags.update(make_stats=False, out=None, stats=str(ref))
   result = fid.run(types.SimpleNamespace(**flags))
   assert abs(result["fid"]) < 1e-2 and result["kid_subsets"] == 10
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "ssgan_jax.evaluation.fid",
-      f"--inception={tmp_path / 'missing.npz'}",
-      f"--images={imgs}",
-      f"--stats={ref}",
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
+  proc = run_module(
+    "ssgan_jax.evaluation.fid",
+    f"--inception={tmp_path / 'missing.npz'}",
+    f"--images={imgs}",
+    f"--stats={ref}",
     timeout=120,
   )
   assert proc.returncode == 2, proc.stderr

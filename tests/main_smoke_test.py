@@ -3,33 +3,17 @@ embedded data, then again to prove it resumes instead of starting over."""
 
 import json
 import pathlib
-import subprocess
-import sys
 
-from conftest import REPO
-from conftest import cli_env
+from conftest import run_main
+from conftest import run_module
 
 
 def _run(workdir, *extra, timeout=600):
-  env = cli_env()
-  cmd = [
-    sys.executable,
-    "-m",
-    "ssgan_jax.main",
-    "--config",
-    "configs/fashion_mnist_ssgan.py:quick",
-    "--workdir",
-    str(workdir),
+  return run_main(
+    workdir,
     *extra,
-  ]
-  return subprocess.run(
-    cmd,
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
+    config="configs/fashion_mnist_ssgan.py:quick",
     timeout=timeout,
-    check=False,
   )
 
 
@@ -62,14 +46,7 @@ def test_train_then_resume(tmp_path):
 
 
 def test_help_works():
-  out = subprocess.run(
-    [sys.executable, "-m", "ssgan_jax.main", "--help"],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=120,
-    check=False,
-  )
+  out = run_module("ssgan_jax.main", "--help", timeout=120)
   # absl ends --help with exit status 1 by convention; the text is what
   # matters.
   assert out.returncode in (0, 1), out.stderr[-2000:]

@@ -10,16 +10,13 @@ a run trained for 2 steps.
 import dataclasses
 import functools
 import json
-import subprocess
-import sys
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import REPO
-from conftest import cli_env
+from conftest import run_module
 from conftest import tiny_config
 
 from ssgan_jax import errors
@@ -215,16 +212,7 @@ def test_bad_probe_flags(kwargs, fragment):
 
 
 def _run(module, *args, timeout=300):
-  env = cli_env()
-  return subprocess.run(
-    [sys.executable, "-m", module, *args],
-    cwd=REPO,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
+  return run_module(module, *args, timeout=timeout)
 
 
 def test_cli_probes_a_trained_run(tmp_path):

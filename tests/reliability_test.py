@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO
 from conftest import cli_env
 from conftest import load_checkpoint
+from conftest import run_main
 
 QUICK = "configs/fashion_mnist_ssgan.py:quick"
 
@@ -31,15 +32,7 @@ def _cmd(workdir, *extra):
 
 
 def _run(workdir, *extra):
-  return subprocess.run(
-    _cmd(workdir, *extra),
-    cwd=REPO,
-    env=cli_env(),
-    capture_output=True,
-    text=True,
-    timeout=600,
-    check=False,
-  )
+  return run_main(workdir, *extra, config=QUICK)
 
 
 def _steps(workdir):
