@@ -232,6 +232,16 @@ TABLE1_FID = {
   "celeba_hq128": {"gan": 23.77, "ssgan": 26.11, "ssgan_sbn": 24.36},
 }
 METHODS = ("gan", "cgan", "ssgan", "ssgan_sbn")
+# How results tables and plots name each method's config (the paper's names
+# and, for the successor tasks, their papers' names).
+METHOD_TITLES = {
+  "gan": "Uncond-GAN",
+  "ssgan": "SS-GAN",
+  "ssgan_sbn": "SS-GAN (sBN)",
+  "ssgan_ms": "SSGAN-MS",
+  "ssgan_la": "SSGAN-LA",
+  "cgan": "Cond-GAN",
+}
 
 
 def method(

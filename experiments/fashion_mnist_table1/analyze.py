@@ -19,19 +19,22 @@ import argparse
 import collections
 import csv
 import json
+import os
 import pathlib
 import re
+import sys
 
-import numpy as np
+_REPO = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+if _REPO not in sys.path:  # run as a script from a checkout, not installed
+  sys.path.insert(0, _REPO)
 
-METHOD_NAMES = {
-  "gan": "Uncond-GAN",
-  "ssgan": "SS-GAN",
-  "ssgan_sbn": "SS-GAN (sBN)",
-  "ssgan_ms": "SSGAN-MS",
-  "ssgan_la": "SSGAN-LA",
-  "cgan": "Cond-GAN",
-}
+import numpy as np  # noqa: E402
+
+from configs import common  # noqa: E402
+
+METHOD_NAMES = common.METHOD_TITLES
 # Final-score columns: (json key, header, format).
 COLUMNS = (
   ("fd_fmnist", "FD-FMNIST", "{:.1f}"),

@@ -64,6 +64,7 @@ if _REPO not in sys.path:  # run as a script from a checkout, not installed
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from configs import common  # noqa: E402
 from ssgan_jax import fashion_mnist  # noqa: E402
 from ssgan_jax import input_pipeline  # noqa: E402
 from ssgan_jax import sharding  # noqa: E402
@@ -78,14 +79,7 @@ CSV_COLUMNS = ("method", "seed", "step", "block", "top1_test")
 # of a top-1 near 0.72 on 5k test images is 0.6 points.
 DEFAULT_TRAIN_LIMIT = 10_000
 DEFAULT_TEST_LIMIT = 5_000
-METHOD_NAMES = {
-  "gan": "Uncond-GAN",
-  "ssgan": "SS-GAN",
-  "ssgan_sbn": "SS-GAN (sBN)",
-  "ssgan_ms": "SSGAN-MS",
-  "ssgan_la": "SSGAN-LA",
-  "cgan": "Cond-GAN",
-}
+METHOD_NAMES = common.METHOD_TITLES
 COLORS = {
   "gan": "tab:red",
   "ssgan": "tab:blue",
