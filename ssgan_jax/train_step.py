@@ -13,9 +13,14 @@ What each pass does to each variable (tested in tests/train_step_test.py):
 | variable            | D update               | G update                    | sampling  |
 | ------------------- | ---------------------- | --------------------------- | --------- |
 | D params            | gradient step          | read                        | -         |
-| D `spectral` (u, s) | stored                 | computed, not stored        | -         |
+| D `spectral` (u, s) | advanced, stored       | advanced, stored            | -         |
 | G params            | read; fakes under stop_gradient | gradient step, then EMA | EMA   |
 | G `batch_stats`     | used, updates discarded | used, updates kept         | running averages |
+
+SN's power iteration advances D's `u` on every D call of training, in G
+updates too, as the paper's code (compare_gan) does: with n_dis D updates
+`u` takes n_dis + 1 iterations per step. The penalty's extra D calls neither
+advance nor store it.
 
 One D call per update sees upright reals, upright fakes and all task views
 (packed device-locally by `ssl.layout`); the GAN loss reads upright images
@@ -222,9 +227,9 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       )
       x, slots = layout.pack(tasks, fake, _task_keys(k_views, tasks), s_all)
       g_rows, v = x.shape[:2]
-      # D's statistics are computed but not stored in the G pass.
-      (gan, extras), _ = d_apply(
-        st.d.params, st.d.variables, layout.flatten(x), train=False
+      # SN's power iteration advances u in the G pass too (see the table).
+      (gan, extras), new_d_vars = d_apply(
+        st.d.params, st.d.variables, layout.flatten(x), train=True
       )
       gan = gan.reshape(g_rows, v)
       fake_logit = project(
@@ -245,10 +250,14 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
           {f"ssl/{task.name}/{k}": m for k, m in t_metrics.items()}
         )
       metrics["g/loss"] = total
-      return total, (new_g_vars, metrics)
+      return total, (new_g_vars, new_d_vars, metrics)
 
-    grads, (new_vars, metrics) = jax.grad(loss_fn, has_aux=True)(st.g.params)
+    grads, (new_vars, new_d_vars, metrics) = jax.grad(loss_fn, has_aux=True)(
+      st.g.params
+    )
     g = _step_net(comps.g_tx, st.g, grads, new_vars)
+    # D's SN state only: D's parameters and optimiser are untouched here.
+    d = st.d.replace(variables={**st.d.variables, **new_d_vars})
     params = g.params
     metrics["g/grad_norm"] = optax.tree.norm(grads)
     ema = st.g_ema
@@ -258,7 +267,7 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
       ema = jax.tree.map(
         lambda e, p: decay * e + (1.0 - decay) * p, ema, params
       )
-    return st.replace(g=g, g_ema=ema), metrics
+    return st.replace(g=g, d=d, g_ema=ema), metrics
 
   return d_update, g_update
 

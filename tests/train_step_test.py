@@ -55,7 +55,7 @@ def test_d_update_changes_only_d():
   assert "ssl/rotation/acc_real" in metrics
 
 
-def test_g_update_changes_only_g():
+def test_g_update_changes_only_g_and_d_sn_state():
   _, comps, st = _setup(**{"ema.decay": 0.9})
   _, g_update = train_step.make_updates(comps)
   new, metrics = jax.jit(g_update, static_argnums=1)(st, 8, jax.random.key(1))
@@ -63,7 +63,9 @@ def test_g_update_changes_only_g():
   assert _changed(st.g.variables["batch_stats"], new.g.variables["batch_stats"])
   assert _changed(st.g_ema, new.g_ema)
   assert not _changed(st.d.params, new.d.params)
-  assert not _changed(st.d.variables, new.d.variables)  # SN not stored
+  # SN's u advances in G steps too (compare_gan); nothing else of D moves.
+  assert _changed(st.d.variables["spectral"], new.d.variables["spectral"])
+  assert new.d.variables.keys() == st.d.variables.keys()
   assert not _changed(st.d.opt_state, new.d.opt_state)
   assert "ssl/rotation/acc_fake" in metrics
 
@@ -236,3 +238,31 @@ def test_bfloat16_compute_keeps_float32_state():
     )
   )(new.g.params)
   assert "bf16" in str(jaxpr)
+
+
+def test_g_update_advances_sn_by_one_power_iteration():
+  """Hand-computed: the G step's D call takes u one power iteration further
+  from where the D step left it, with D's updated kernel (compare_gan)."""
+  _, comps, st0 = _setup()
+  d_update, g_update = train_step.make_updates(comps)
+  st1, _ = jax.jit(d_update)(st0, _images(1, 8)[0], jax.random.key(1))
+  st2, _ = jax.jit(g_update, static_argnums=1)(st1, 8, jax.random.key(2))
+
+  def sn(st):
+    v = st.d.variables["spectral"]["block1"]["conv1_sn"]["SpectralNorm_0"]
+    return np.asarray(v["conv1/kernel/u"]), np.asarray(v["conv1/kernel/sigma"])
+
+  w = np.asarray(st1.d.params["block1"]["conv1"]["kernel"], np.float64)
+  w = w.reshape(-1, w.shape[-1])  # [kh * kw * cin, cout]
+  u1, _ = sn(st1)
+
+  def normalize(x):
+    return x / np.sqrt(np.sum(x**2) + 1e-12)
+
+  v = normalize(u1 @ w.T)  # [1, kh * kw * cin]
+  u2 = normalize(v @ w)  # [1, cout]
+  sigma2 = (v @ w @ u2.T).item()
+  u, sigma = sn(st2)
+  np.testing.assert_allclose(u, u2, rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(sigma, sigma2, rtol=1e-4)
+  assert not np.allclose(u1, u2, atol=1e-6)  # it did move
