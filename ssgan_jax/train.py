@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import signal
+import tempfile
 import threading
 import time
 
@@ -43,12 +44,18 @@ def is_due(step: int, every: int, total: int) -> bool:
 
 
 def prepare_workdir(workdir: str) -> pathlib.Path:
+  """Creates `workdir` and checks that this process can write there.
+
+  Every process of a multi-process run checks the same (shared) directory at
+  once, so each writes a probe file of its own: with one shared name a
+  process could unlink the file another had just written, and take the
+  other's success for an unwritable workdir.
+  """
   path = pathlib.Path(workdir).absolute()
   try:
     path.mkdir(parents=True, exist_ok=True)
-    probe = path / ".write_test"
-    probe.write_text("ok")
-    probe.unlink()
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
+      pass
   except OSError as e:
     raise errors.UserError(
       f"workdir {path} is not writable ({e.strerror}); choose another"

@@ -38,52 +38,58 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _two_processes(workdir, *extra):
-  """Runs both processes; returns [(returncode, stderr text)] per process.
+def _run_pair(argv, logs, timeout):
+  """Runs `argv(i)` for processes i = 0, 1; returns [(returncode, stderr)].
 
-  Output goes to files, not pipes: a process blocked on a full pipe that
-  nobody drains never reaches the shutdown barrier, and its peer then aborts
-  there after the coordination service's shutdown timeout.
+  Each process writes to its own files under `logs` (`<i>.out`, `<i>.err`),
+  not to pipes: a process blocked on a full pipe that nobody drains would
+  never reach the shutdown barrier its peer waits at.
   """
-  port = _free_port()
-  logs = workdir.parent / "logs"
   logs.mkdir(parents=True, exist_ok=True)
-  run = len(list(logs.glob("*.err"))) // 2  # first run 0, resume 1
-  err_paths = [logs / f"run{run}_process{i}.err" for i in range(2)]
   procs = []
   for i in range(2):
     with (
-      open(err_paths[i], "w") as err,
-      open(logs / f"run{run}_process{i}.out", "w") as out,
+      open(logs / f"{i}.err", "w") as err,
+      open(logs / f"{i}.out", "w") as out,
     ):
       procs.append(
         subprocess.Popen(
-          [
-            sys.executable,
-            "-m",
-            "ssgan_jax.main",
-            *ARGS,
-            *extra,
-            "--workdir",
-            str(workdir),
-            f"--coordinator_address=127.0.0.1:{port}",
-            "--num_processes=2",
-            f"--process_id={i}",
-          ],
-          cwd=REPO,
-          env=cli_env(2),
-          stdout=out,
-          stderr=err,
+          argv(i), cwd=REPO, env=cli_env(2), stdout=out, stderr=err
         )
       )
   try:
     for p in procs:
-      p.wait(timeout=400)
+      p.wait(timeout=timeout)
   except subprocess.TimeoutExpired:
     for q in procs:
       q.kill()
     raise
-  return [(p.returncode, path.read_text()) for p, path in zip(procs, err_paths)]
+  return [
+    (p.returncode, (logs / f"{i}.err").read_text()) for i, p in enumerate(procs)
+  ]
+
+
+def _two_processes(workdir, *extra):
+  """Trains with two processes; returns [(returncode, stderr)] per process."""
+  port = _free_port()
+  runs = workdir.parent / "logs"
+  logs = runs / str(len(list(runs.glob("*"))) if runs.exists() else 0)
+  return _run_pair(
+    lambda i: [
+      sys.executable,
+      "-m",
+      "ssgan_jax.main",
+      *ARGS,
+      *extra,
+      "--workdir",
+      str(workdir),
+      f"--coordinator_address=127.0.0.1:{port}",
+      "--num_processes=2",
+      f"--process_id={i}",
+    ],
+    logs,
+    timeout=400,
+  )
 
 
 def _check_ok(outs):
@@ -156,37 +162,22 @@ def test_two_processes_equal_one_and_resume(tmp_path):
 
 
 def test_concurrent_saves_of_two_checkpoint_directories(tmp_path):
-  """The run's and the best checkpoint, saved at the same step by two
-  processes whose saves start at different times, both complete (their
-  cross-process barriers must not share names)."""
+  """The run's and the best checkpoint, saved concurrently at the same steps
+  by two processes that finish writing at different times, both complete
+  (their cross-process barriers must not share names; see the worker)."""
   port = _free_port()
-  logs = [tmp_path / f"process{i}.log" for i in range(2)]
-  procs = []
-  for i in range(2):
-    with open(logs[i], "w") as log:
-      procs.append(
-        subprocess.Popen(
-          [
-            sys.executable,
-            os.path.join(REPO, "tests", "checkpointers_worker.py"),
-            str(port),
-            str(i),
-            str(tmp_path),
-          ],
-          cwd=REPO,
-          env=cli_env(2),
-          stdout=log,
-          stderr=subprocess.STDOUT,
-        )
-      )
-  try:
-    for p in procs:
-      p.wait(timeout=200)
-  except subprocess.TimeoutExpired:
-    for q in procs:
-      q.kill()
-    raise
-  for i, p in enumerate(procs):
-    out = logs[i].read_text()
-    assert p.returncode == 0, f"process {i}:\n{out[-3000:]}"
+  outs = _run_pair(
+    lambda i: [
+      sys.executable,
+      os.path.join(REPO, "tests", "checkpointers_worker.py"),
+      str(port),
+      str(i),
+      str(tmp_path),
+    ],
+    tmp_path / "logs",
+    timeout=200,
+  )
+  _check_ok(outs)
+  for i, _ in enumerate(outs):
+    out = (tmp_path / "logs" / f"{i}.out").read_text()
     assert f"process {i} saved [5] [5]" in out

@@ -197,3 +197,22 @@ def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
   out = _run(workdir)  # total_steps=4, as the uninterrupted run
   assert out.returncode == 0, out.stderr[-3000:]
   _assert_same_state(_load(trained, 4), _load(workdir, 4))
+
+
+def test_workdir_check_is_safe_for_concurrent_processes(tmp_path):
+  """Every process of a run checks the shared workdir at once; none may
+  mistake another's probe file for its own (a shared name made one process
+  report "not writable" and the other wait at a barrier until timeout)."""
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+
+  from ssgan_jax import train  # pylint: disable=g-import-not-at-top
+
+  workdir = tmp_path / "shared"
+
+  def check(_):
+    for _ in range(300):
+      train.prepare_workdir(str(workdir))
+
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    list(pool.map(check, range(4)))  # re-raises any UserError
+  assert not list(workdir.iterdir())  # no probe file left behind
