@@ -52,9 +52,9 @@ def barrier_prefix(directory: pathlib.Path) -> str:
   (e.g. `async_write_complete.6`), and the coordination-service barriers we
   use treat equal names as one barrier. The run's checkpoints and the best
   checkpoint are often saved at the same step, concurrently (both saves are
-  asynchronous); under one name their barriers mix, and one process can
-  pass a barrier the other then waits on until it times out. A prefix per
-  directory keeps them apart.
+  asynchronous); under one name the second save's barrier fails as "already
+  ongoing" or pairs with the other save's, and a process left waiting times
+  out. A prefix per directory keeps them apart.
   """
   return "ssgan_" + "".join(
     c if c.isalnum() else "_" for c in directory.absolute().name
