@@ -117,3 +117,51 @@ def test_unknown_architecture_and_bad_size():
     models.build_models(tiny_config(**{"model.generator.name": "dcgan9"}))
   with pytest.raises(errors.ConfigError, match="image sizes"):
     models.build_models(tiny_config(**{"dataset.image_size": 64}))
+
+
+@pytest.mark.parametrize("arch,size", [("resnet32", 32), ("sndcgan", 32)])
+def test_sn_discriminator_stores_the_initialisers_raw_kernels(arch, size):
+  """D's stored kernels at init are W0, not Flax's W0 / sigma(W0).
+
+  Adam's step is scale-free, so a kernel stored at a fraction of its drawn
+  scale would train faster relative to its size than compare_gan's and
+  torch-mimicry's, which store the draw and normalise only in the forward.
+  """
+  from ssgan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
+
+  c = tiny_config(
+    **{
+      "model.generator.name": arch,
+      "model.discriminator.name": arch,
+      "dataset.image_size": size,
+    }
+  )
+  comps = state_lib.build_components(c)
+  s = state_lib.init_state(comps, jax.random.key(3))
+  _, d_rng = jax.random.split(jax.random.key(3))
+  x = jnp.zeros((2, size, size, 1), jnp.float32)
+  d_plain = comps.discriminator.clone(spectral_norm=False)
+  drawn = d_plain.init(d_rng, x, train=False)["params"]
+  flax_sn = comps.discriminator.init(d_rng, x, train=False)
+  stored = jax.tree_util.tree_flatten_with_path(s.d.params)[0]
+  assert len(stored) == len(jax.tree.leaves(drawn))
+  kernels = 0
+  for (path, got), want, flax_kernel in zip(
+    stored, jax.tree.leaves(drawn), jax.tree.leaves(flax_sn["params"])
+  ):
+    np.testing.assert_array_equal(got, want, err_msg=jax.tree_util.keystr(path))
+    if got.ndim >= 2:
+      kernels += 1
+      # Flax's SN init stores a rescaled copy of the same draw: every
+      # entry divided by one estimate of sigma(W0), which is not 1.
+      ratio = np.asarray(flax_kernel) / np.asarray(got)
+      assert np.ptp(ratio) < 1e-5 * np.abs(ratio).max()
+      assert abs(ratio.mean() - 1.0) > 1e-3, jax.tree_util.keystr(path)
+  assert kernels >= 5
+  # The function at init is the one Flax's SN init gives: SN divides by the
+  # same sigma in the forward pass (one power iteration from the same u).
+  xr = jax.random.normal(jax.random.key(4), (4, size, size, 1))
+  ours = comps.discriminator.apply({"params": s.d.params, **s.d.variables}, xr, train=False)
+  flax_out = comps.discriminator.apply(flax_sn, xr, train=False)
+  for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(flax_out)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
