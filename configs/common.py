@@ -34,6 +34,11 @@ def base() -> ml_collections.ConfigDict:
   c.batch_size = 64  # global, over all devices and processes
   c.total_steps = 100_000  # counted in G steps (each with disc_iters D steps)
   c.disc_iters = 2  # n_dis: D updates per G update
+  # Wall-clock budget of one invocation's training loop in minutes (0 = none):
+  # the run ends at the first log step past it as if total_steps were that
+  # step (final log, grid, checkpoint and evaluation). For comparisons of
+  # recipes at equal wall time; a resumed run gets a fresh budget.
+  c.train_minutes = 0.0
 
   c.model = ml_collections.ConfigDict()
   c.model.z_dim = 128

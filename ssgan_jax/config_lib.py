@@ -43,6 +43,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"{field}={value!r} must be a positive integer;"
         f" e.g. --config.{field}=1."
       )
+  minutes = config.train_minutes
+  if (
+    not isinstance(minutes, (int, float))
+    or isinstance(minutes, bool)
+    or not minutes >= 0  # also NaN
+    or minutes == float("inf")
+  ):
+    raise errors.ConfigError(
+      f"train_minutes={minutes!r} must be a finite number >= 0 (0 = no"
+      " wall-clock budget); e.g. --config.train_minutes=20."
+    )
   if not isinstance(config.seed, int):
     raise errors.ConfigError(f"seed={config.seed!r} must be an integer.")
   losses.get(config.loss.name)

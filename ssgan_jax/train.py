@@ -43,6 +43,24 @@ def is_due(step: int, every: int, total: int) -> bool:
   return step % every == 0 or step == total
 
 
+def out_of_time(done: int, t0: float, budget_s: float, config) -> bool:
+  """Whether the loop's wall-clock budget is spent after `done` G steps.
+
+  Looked at on log steps only, and decided by process 0 so that every
+  process stops at the same step; a check on every step would add a
+  collective to every step of a multi-process run.
+  """
+  if done % config.log_every_steps:
+    return False
+  spent = float(time.time() - t0 >= budget_s)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+    sharding.barrier("train_budget")
+    spent = float(multihost_utils.broadcast_one_to_all(np.array([spent]))[0])
+  return bool(spent)
+
+
 def prepare_workdir(workdir: str) -> pathlib.Path:
   """Creates `workdir` and checks that this process can write there.
 
@@ -248,8 +266,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   # start it together on every process.
   sharding.barrier("train_loop")
   t0 = time.time()
+  budget_s = 60.0 * float(config.train_minutes)
   with StopSignal().installed() as stop:
-    for step in range(start, total):
+    for step in range(start, config.total_steps):
       if comps.conditional:
         local, local_labels = source.host_batch(step, with_labels=True)
         batch = (
@@ -261,6 +280,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       with jax.transfer_guard("disallow"):
         state, metrics = step_fn(state, batch[0], train_rng, *batch[1:])
       done = step + 1
+      if budget_s and done < total and out_of_time(done, t0, budget_s, config):
+        total = done  # this is the last step: log, save, sample, evaluate
       window.append(metrics)
       report(done)
       log_now = is_due(done, config.log_every_steps, total)
@@ -294,7 +315,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           evaluator.close()
         raise errors.Preempted(stop.signum, done, str(ckpt.directory))
       if evaluator is not None and evaluator.due(done, total):
-        evaluator.run(state, done, writer)
+        evaluator.run(state, done, writer, train_wall_s=time.time() - t0)
+      if done == total:
+        break
   ckpt.wait()
   writer.flush()
   ckpt.close()

@@ -125,6 +125,12 @@ def test_coverage_of_one_class_and_of_balanced_sets():
   assert tv == pytest.approx(0.0)
 
 
+def test_class_histogram_counts_argmax_classes():
+  # 3 x class 0, 1 x class 2 of 4 samples; 10 classes.
+  hist = metrics.class_histogram(_one_hot(np.array([0, 0, 2, 0])))
+  np.testing.assert_allclose(hist, [0.75, 0, 0.25] + [0] * 7)
+
+
 def test_is_like_is_one_for_constant_and_ten_for_balanced_one_hot():
   rng = np.random.default_rng(0)
   p = rng.random(10)

@@ -59,3 +59,31 @@ def test_bad_override_is_one_clear_line(tmp_path):
   assert out.returncode == 2
   assert "error: batch_size=0 must be a positive integer" in out.stderr
   assert "Traceback" not in out.stderr
+
+
+def test_wall_clock_budget_ends_the_run_as_its_last_step(tmp_path):
+  """train_minutes: the first log step past the budget is the final step.
+
+  A budget of ~0 is spent by the first log step (2): the run then does
+  what it does at total_steps (checkpoint, grid, evaluation with the wall
+  time) and stops; a non-positive or NaN budget is one line.
+  """
+  workdir = tmp_path / "budget"
+  out = _run(
+    workdir,
+    "--config.train_minutes=1e-9",
+    "--config.total_steps=8",
+    "--config.eval.every_steps=6",
+    "--config.eval.num_samples=64",
+    "--config.eval.batch_size=32",
+  )
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert _steps(workdir) == [2]
+  assert (workdir / "samples" / "step_0000002.png").exists()
+  result = json.loads(
+    (workdir / "eval" / "during_training" / "step_2.json").read_text()
+  )
+  assert result["step"] == 2 and result["train_wall_s"] > 0
+  bad = _run(tmp_path / "bad_budget", "--config.train_minutes=nan")
+  assert bad.returncode == 2
+  assert "error: train_minutes=nan must be a finite number >= 0" in bad.stderr

@@ -161,7 +161,23 @@ def test_sn_discriminator_stores_the_initialisers_raw_kernels(arch, size):
   # The function at init is the one Flax's SN init gives: SN divides by the
   # same sigma in the forward pass (one power iteration from the same u).
   xr = jax.random.normal(jax.random.key(4), (4, size, size, 1))
-  ours = comps.discriminator.apply({"params": s.d.params, **s.d.variables}, xr, train=False)
+  ours = comps.discriminator.apply(
+    {"params": s.d.params, **s.d.variables}, xr, train=False
+  )
   flax_out = comps.discriminator.apply(flax_sn, xr, train=False)
   for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(flax_out)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+
+
+def test_upsample2_is_bilinear_with_clamped_edges():
+  # Hand-computed, one row [0, 4, 8]: out[2k] = 3/4 x[k] + 1/4 x[k-1],
+  # out[2k+1] = 3/4 x[k] + 1/4 x[k+1], edges clamped.
+  row = jnp.array([0.0, 4.0, 8.0]).reshape(1, 1, 3, 1)
+  got = layers.upsample2(row)[0, 0, :, 0]
+  np.testing.assert_allclose(got, [0, 1, 3, 5, 7, 8])
+  x = jax.random.normal(jax.random.key(0), (2, 4, 8, 3))
+  np.testing.assert_allclose(
+    layers.upsample2(x),
+    jax.image.resize(x, (2, 8, 16, 3), method="bilinear"),
+    atol=1e-6,
+  )

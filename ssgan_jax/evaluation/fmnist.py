@@ -115,8 +115,9 @@ def evaluate_images(
   Returns:
     A flat dict: `network` (classifier id), `num_images`, `reference_split`,
     `num_reference`, `fd_fmnist`, `kid_mean`, `kid_std`, `kid_subset_size`,
-    `coverage_classes`, `coverage_tv`, `is_fmnist`, `precision`, `recall`,
-    `pr_k`.
+    `coverage_classes`, `coverage_tv`, `class_fractions` (the predicted-class
+    histogram, [10] in class order), `min_class_fraction`, `is_fmnist`,
+    `precision`, `recall`, `pr_k`.
   """
   images = _check_images(images)
   clf = clf or default_classifier()
@@ -129,6 +130,7 @@ def evaluate_images(
     ref_feats, feats, num_subsets, subset_size, np.random.default_rng(seed)
   )
   classes, tv = metrics.class_coverage(probs)
+  hist = metrics.class_histogram(probs)
   precision, recall = metrics.precision_recall(ref_feats, feats, k)
   return {
     "network": f"fmnist_cnn-{clf.sha256[:8]}",
@@ -141,6 +143,8 @@ def evaluate_images(
     "kid_subset_size": min(subset_size, len(images), len(ref_feats)),
     "coverage_classes": classes,
     "coverage_tv": tv,
+    "class_fractions": [float(f) for f in hist],
+    "min_class_fraction": float(hist.min()),
     "is_fmnist": metrics.inception_score_like(probs),
     "precision": precision,
     "recall": recall,

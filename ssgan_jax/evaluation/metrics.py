@@ -180,11 +180,16 @@ def class_coverage(probs: np.ndarray) -> tuple[int, float]:
     (classes predicted at least once, total-variation distance in [0, 1 -
     1/C] between the predicted-class histogram and the uniform one).
   """
+  hist = class_histogram(probs)
+  tv = 0.5 * np.abs(hist - 1.0 / len(hist)).sum()
+  return int((hist > 0).sum()), float(tv)
+
+
+def class_histogram(probs: np.ndarray) -> np.ndarray:
+  """[C] fraction of the samples whose predicted (argmax) class is c."""
   probs = np.asarray(probs)
   num_classes = probs.shape[-1]
-  hist = np.bincount(probs.argmax(-1), minlength=num_classes) / len(probs)
-  tv = 0.5 * np.abs(hist - 1.0 / num_classes).sum()
-  return int((hist > 0).sum()), float(tv)
+  return np.bincount(probs.argmax(-1), minlength=num_classes) / len(probs)
 
 
 def inception_score_like(probs: np.ndarray) -> float:

@@ -51,6 +51,7 @@ METRIC_MODES = {
   "kid_mean": "min",
   "coverage_tv": "min",
   "coverage_classes": "max",
+  "min_class_fraction": "max",
   "is_fmnist": "max",
   "precision": "max",
   "recall": "max",
@@ -249,8 +250,19 @@ class PeriodicEvaluator:
     every = self.config.every_steps
     return step % every == 0 or step == total
 
-  def run(self, state: state_lib.GANState, step: int, writer) -> dict:
-    """Evaluates `state` after `step` G steps; returns the result dict."""
+  def run(
+    self,
+    state: state_lib.GANState,
+    step: int,
+    writer,
+    train_wall_s: float | None = None,
+  ) -> dict:
+    """Evaluates `state` after `step` G steps; returns the result dict.
+
+    `train_wall_s`: seconds since this invocation's training loop started
+    (evaluations included), stored with the result for curves against
+    wall-clock time.
+    """
     from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
 
     if self._sampler is None:
@@ -285,6 +297,8 @@ class PeriodicEvaluator:
       "sample_batch_size": self.config.batch_size,
       "during_training": True,
     }
+    if train_wall_s is not None:
+      result["train_wall_s"] = float(train_wall_s)
     if self.is_main:
       run_lib.write_json_atomic(self._result_path(step), result)
       writer.write_scalars(

@@ -573,7 +573,8 @@ def summary(result: dict) -> str:
     f"  recall      {result['recall']:.4f} (k={result['pr_k']})  {tag}",
     f"  coverage    {result['coverage_classes']}/{classifier.NUM_CLASSES}"
     " classes, TV from uniform"
-    f" {result['coverage_tv']:.4f}  {tag}",
+    f" {result['coverage_tv']:.4f}, rarest class"
+    f" {result['min_class_fraction']:.3f}  {tag}",
     f"  is_fmnist   {result['is_fmnist']:.4f}  {tag}",
   ]
   if "step" in result:

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One row of the default-recipe sweep: every candidate gets the same wall
+# budget on the same idle 2-core machine (config.train_minutes; the loop's
+# FD-FMNIST evaluations on 5,000 samples count against it), then 10,000
+# samples of its last checkpoint are scored with our evaluator.
+#
+#   experiments/2026-12-01_default_recipe/run.sh <candidate> [runs_dir]
+#   experiments/2026-12-01_default_recipe/run.sh mimicry [runs_dir] TORCH_PYTHON
+#
+# Run from the repository root, one run at a time (never two trainings on
+# the 2 cores at once). `python` is the env with ssgan_jax installed.
+set -euo pipefail
+name="$1"
+runs="${2:-runs/default_recipe}"
+minutes="${MINUTES:-19}"
+mkdir -p "$runs"
+w="$runs/$name"
+
+# Every candidate: the default config, a wall budget instead of a step count.
+common=(
+  --config configs/fashion_mnist_ssgan.py
+  --config.train_minutes="$minutes"
+  --config.total_steps=1000000
+  --config.checkpoint_every_steps=500
+)
+
+case "$name" in
+  mimicry)
+    # torch-mimicry's SSGAN-32 (its recipe; width 32 as ours), then our
+    # evaluator on every snapshot.
+    "${3:?the torch-mimicry env python}" benchmarks/mimicry_fmnist.py \
+      --out "$w" --minutes "$((minutes + 1))"
+    mkdir -p "$w/scores"
+    for f in "$w"/*.npz; do
+      python -m ssgan_jax.evaluate --images "$f" \
+        > "$w/scores/$(basename "$f" .npz).json"
+    done
+    exit 0
+    ;;
+  old_default)
+    # The recipe before this sweep: batch 32, n_dis 1, non-saturating,
+    # rotation on every image (fraction 1), z 64, EMA 0.999 from step 500.
+    over=(--config.eval.every_steps=400)
+    ;;
+  peer_recipe_ema)
+    # torch-mimicry's SSGAN-32 recipe (hinge, batch 64, n_dis 2, z 128,
+    # Adam 2e-4 (0, 0.9), rotation on a quarter of the images) + our EMA.
+    over=(
+      --config.loss.name=hinge --config.batch_size=64 --config.disc_iters=2
+      --config.model.z_dim=128 --config.ssl.rotation.fraction=0.25
+      --config.eval.every_steps=250
+    )
+    ;;
+  ndis1_ttur)
+    # More G steps per minute: n_dis 1, D twice G's learning rate.
+    over=(
+      --config.loss.name=hinge --config.batch_size=64 --config.disc_iters=1
+      --config.model.z_dim=128 --config.ssl.rotation.fraction=0.25
+      --config.optimizer.d.learning_rate=4e-4
+      --config.eval.every_steps=400
+    )
+    ;;
+  ndis1_ttur_ema995)
+    # ndis1_ttur with a shorter EMA (decay 0.995 from step 250).
+    over=(
+      --config.loss.name=hinge --config.batch_size=64 --config.disc_iters=1
+      --config.model.z_dim=128 --config.ssl.rotation.fraction=0.25
+      --config.optimizer.d.learning_rate=4e-4
+      --config.ema.decay=0.995 --config.ema.start_step=250
+      --config.eval.every_steps=400
+    )
+    ;;
+  default)
+    # The chosen default as README command 1 runs it (its own step count).
+    python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
+      --workdir "$w"
+    python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
+      > "$w/final_eval.json"
+    exit 0
+    ;;
+  *)
+    echo "error: unknown candidate '$name'; known: mimicry old_default" \
+      "peer_recipe_ema ndis1_ttur ndis1_ttur_ema995 default" >&2
+    exit 2
+    ;;
+esac
+
+python -m ssgan_jax.main "${common[@]}" "${over[@]}" --workdir "$w"
+python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
+  > "$w/final_eval.json"
