@@ -6,12 +6,15 @@
 Hardware: 2 CPU cores. Runtime: about 20 minutes (see README for the measured
 time). Expected: recognisable clothing in workdir/samples/ (the last grid).
 Same SN-ResNet family and losses as the paper's CIFAR10 setting, but narrower
-(G 32 / D 32 channels, batch 32, n_dis 1) and shorter, so that it runs on a laptop; for paper
-scale use configs/cifar10_ssgan.py on a GPU/TPU.
-FD-FMNIST on 5,000 samples every 600 steps (workdir/eval/, TensorBoard) and
+(G 32 / D 32 channels, batch 64, n_dis 1, 1,500 G steps) so that it runs on a
+laptop; for paper scale use configs/cifar10_ssgan.py on a GPU/TPU. The
+rotation loss keeps the paper's alpha 0.2 / beta 1.0. The recipe and its
+measured scores against torch-mimicry's SSGAN-32 on the same machine and
+budget are in experiments/2026-12-01_default_recipe/.
+FD-FMNIST on 5,000 samples every 500 steps (workdir/eval/, TensorBoard) and
 the best checkpoint by it in workdir/best_checkpoint.
-Variants: `:quick` is a 4-step smoke run; `:repro` is the smaller budget of
-experiments/fashion_mnist_table1 (width 16, 1000 steps).
+Variants: `:quick` is a 4-step smoke run; `:repro` is the smaller budget and
+older recipe of experiments/fashion_mnist_table1 (width 16, 1000 steps).
 """
 
 from configs import common
@@ -20,17 +23,27 @@ from configs import common
 def get_config(arg: str | None = None):
   args = common.parse_args(arg)
   c = common.fashion_mnist(common.base())
-  c.batch_size = 32
-  c.total_steps = 1_800
+  # The recipe of experiments/2026-12-01_default_recipe (chosen at equal
+  # wall time): torch-mimicry's SSGAN-32 setting (hinge, batch 64, z 128,
+  # rotation on a quarter of the images) with n_dis 1 and D at twice G's
+  # learning rate, which gives ~2.3x the G steps per minute of n_dis 2.
+  c.batch_size = 64
+  c.total_steps = 1_500
   c.disc_iters = 1
-  c.model.z_dim = 64
+  c.loss.name = "hinge"
+  c.optimizer.d.learning_rate = 4e-4
+  c.ssl.rotation.fraction = 0.25
+  c.model.z_dim = 128
   c.model.generator.width = 32
   c.model.discriminator.width = 32
-  c.ema.decay = 0.999
-  c.ema.start_step = 500
+  # No EMA: in 1,500 steps G improves faster than any average follows (the
+  # sweep: EMA 0.995 from step 250 scored FD-FMNIST 92.6, the live weights
+  # of the same checkpoint 83.6).
+  c.ema.decay = 0.0
+  c.ema.start_step = 0
   c.log_every_steps = 100
   c.checkpoint_every_steps = 500
   c.sample_every_steps = 250
-  c.eval.every_steps = 600
+  c.eval.every_steps = 500
   c.eval.num_samples = 5_000
   return common.apply_variants(c, args)

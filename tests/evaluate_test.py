@@ -220,7 +220,7 @@ def test_workdir_is_sampled_and_scored(trained):
   assert saved == result
   assert saved["step"] == 2 and saved["num_images"] == 64
   assert saved["reference_split"] == "test"
-  assert saved["generator_weights"] == "ema, batch statistics"
+  assert saved["generator_weights"] == "live"  # the default has no EMA
   assert np.isfinite(saved["fd_fmnist"])
   assert not list(path.parent.glob("*.tmp*"))
   assert "[N=64 vs fashion_mnist:test]" in run.summary(result)

@@ -6,7 +6,8 @@
 `--runs` holds one directory per run (see run.sh): our workdirs (with
 `config.json`, `eval/during_training/step_<N>.json` from the periodic
 evaluator, and the 10k-sample score `eval/step_<N>.json` written by
-`python -m ssgan_jax.evaluate --workdir`) and torch-mimicry's output of
+`python -m ssgan_jax.evaluate --workdir`, or run.sh's `final_eval.json`)
+and torch-mimicry's output of
 benchmarks/mimicry_fmnist.py (`log.json`, and `scores/<snapshot>.json` from
 `python -m ssgan_jax.evaluate --images`). Writes `results.json`,
 `table.md`, `fd_vs_minutes.png` and `grids.png` to `--out`.
@@ -45,7 +46,10 @@ def _json(path: pathlib.Path):
 
 
 def _final_score(run: pathlib.Path) -> dict | None:
-  """Our run's newest 10k-sample score (eval/step_<N>.json), if any."""
+  """Our run's 10k-sample score: final_eval.json (run.sh's copy of the
+  evaluator's stdout) or the newest eval/step_<N>.json, if any."""
+  if (run / "final_eval.json").exists():
+    return _json(run / "final_eval.json")
   files = sorted(
     run.glob("eval/step_*.json"), key=lambda p: int(p.stem.split("_")[1])
   )
@@ -55,7 +59,9 @@ def _final_score(run: pathlib.Path) -> dict | None:
 def ours(run: pathlib.Path) -> dict:
   config = _json(run / "config.json")
   curve = []
-  for p in run.glob("eval/during_training/step_*.json"):
+  during = [*run.glob("eval/during_training/step_*.json")]
+  during += [*run.glob("during_training/step_*.json")]  # a committed copy
+  for p in during:
     r = _json(p)
     if "train_wall_s" in r:
       curve.append((r["train_wall_s"] / 60.0, r["fd_fmnist"], r["step"]))

@@ -37,11 +37,6 @@ case "$name" in
     done
     exit 0
     ;;
-  old_default)
-    # The recipe before this sweep: batch 32, n_dis 1, non-saturating,
-    # rotation on every image (fraction 1), z 64, EMA 0.999 from step 500.
-    over=(--config.eval.every_steps=400)
-    ;;
   peer_recipe_ema)
     # torch-mimicry's SSGAN-32 recipe (hinge, batch 64, n_dis 2, z 128,
     # Adam 2e-4 (0, 0.9), rotation on a quarter of the images) + our EMA.
@@ -51,17 +46,9 @@ case "$name" in
       --config.eval.every_steps=250
     )
     ;;
-  ndis1_ttur)
-    # More G steps per minute: n_dis 1, D twice G's learning rate.
-    over=(
-      --config.loss.name=hinge --config.batch_size=64 --config.disc_iters=1
-      --config.model.z_dim=128 --config.ssl.rotation.fraction=0.25
-      --config.optimizer.d.learning_rate=4e-4
-      --config.eval.every_steps=400
-    )
-    ;;
   ndis1_ttur_ema995)
-    # ndis1_ttur with a shorter EMA (decay 0.995 from step 250).
+    # More G steps per minute: n_dis 1, D at twice G's learning rate, and a
+    # shorter EMA (decay 0.995 from step 250).
     over=(
       --config.loss.name=hinge --config.batch_size=64 --config.disc_iters=1
       --config.model.z_dim=128 --config.ssl.rotation.fraction=0.25
@@ -79,8 +66,8 @@ case "$name" in
     exit 0
     ;;
   *)
-    echo "error: unknown candidate '$name'; known: mimicry old_default" \
-      "peer_recipe_ema ndis1_ttur ndis1_ttur_ema995 default" >&2
+    echo "error: unknown candidate '$name'; known: mimicry" \
+      "peer_recipe_ema ndis1_ttur_ema995 default" >&2
     exit 2
     ;;
 esac
