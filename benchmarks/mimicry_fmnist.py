@@ -15,10 +15,9 @@ The recipe is torch-mimicry's SSGAN-32 example: hinge loss, SS weights 1.0
 `--width` (32 = our default job's). The only change is the image channels:
 G's last conv draws 1 channel and D's first block reads 1 (both rebuilt with
 torch-mimicry's own modules and initialisers). The data are the repository's
-IDX files (checked against the sha256 in ssgan_jax/fashion_mnist.py is left
-to our side: this env has no jax), padded 28 -> 32 with the background and
-scaled to [-1, 1], as our input pipeline does; each epoch is a fresh
-permutation.
+IDX files (this env has no JAX, so their sha256 is not checked here as our
+loader checks it), padded 28 -> 32 with the background and scaled to
+[-1, 1], as our input pipeline does; each epoch is a fresh permutation.
 
 The clock counts training only: every `--snapshot_minutes` of training the
 clock stops, G (eval mode, BatchNorm running averages, as torch-mimicry's
@@ -31,7 +30,6 @@ seconds per iteration).
 import argparse
 import gzip
 import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -44,18 +42,11 @@ import numpy as np
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 _REPO = os.path.dirname(_HERE)
-
-
-def _register_package_only(name):
-  """Puts package `name` in sys.modules without running its __init__."""
-  if name not in sys.modules:
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-      raise SystemExit(
-        f"error: {name} is not installed in this env; run"
-        " `pip install --no-deps torch-mimicry==0.1.16` in it."
-      )
-    sys.modules[name] = importlib.util.module_from_spec(spec)
+# torch-mimicry's networks without its package __init__ (which needs
+# TensorFlow and torchvision): the loader the step benchmark uses. It
+# imports no JAX, so it runs in torch-mimicry's env.
+sys.path.insert(0, _REPO)
+from ssgan_jax import _torch_reference  # noqa: E402
 
 
 def _load_idx(path):
@@ -100,11 +91,11 @@ def main(argv=None):
   torch.set_num_threads(args.threads)
   torch.manual_seed(args.seed)
   rng = np.random.default_rng(args.seed)
-  for name in ("torch_mimicry", "torch_mimicry.training"):
-    _register_package_only(name)
-  ssgan_32 = importlib.import_module("torch_mimicry.nets.ssgan.ssgan_32")
+  try:
+    ssgan_32, metric_log_cls = _torch_reference.import_mimicry()
+  except ImportError as e:
+    raise SystemExit(f"error: {e}") from None
   resblocks = importlib.import_module("torch_mimicry.modules.resblocks")
-  metric_log = importlib.import_module("torch_mimicry.training.metric_log")
 
   net_g = ssgan_32.SSGANGenerator32(nz=args.z_dim, ngf=args.width)
   net_g.c5 = nn.Conv2d(args.width, 1, 3, 1, padding=1)
@@ -138,6 +129,7 @@ def main(argv=None):
     net_g.train()
     np.savez_compressed(path, images=np.concatenate(out))
 
+  cpu = torch.device("cpu")
   budget = args.minutes * 60.0
   next_snap = args.snapshot_minutes * 60.0
   trained, it, snaps = 0.0, 0, []
@@ -145,21 +137,21 @@ def main(argv=None):
   net_d.train()
   while trained < budget:
     t0 = time.perf_counter()
-    log = metric_log.MetricLog()
+    log = metric_log_cls()
     for _ in range(args.n_dis):
       net_d.train_step(
         real_batch=(next_batch(), labels),
         netG=net_g,
         optD=opt_d,
         log_data=log,
-        device=torch.device("cpu"),
+        device=cpu,
       )
     net_g.train_step(
       real_batch=(next_batch(), labels),
       netD=net_d,
       optG=opt_g,
       log_data=log,
-      device=torch.device("cpu"),
+      device=cpu,
     )
     trained += time.perf_counter() - t0
     it += 1

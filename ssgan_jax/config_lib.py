@@ -1,5 +1,7 @@
 """Checks a config before any work starts, with one clear line per problem."""
 
+import math
+
 import ml_collections
 
 from ssgan_jax import errors
@@ -47,8 +49,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if (
     not isinstance(minutes, (int, float))
     or isinstance(minutes, bool)
-    or not minutes >= 0  # also NaN
-    or minutes == float("inf")
+    or not math.isfinite(minutes)
+    or minutes < 0
   ):
     raise errors.ConfigError(
       f"train_minutes={minutes!r} must be a finite number >= 0 (0 = no"

@@ -145,3 +145,18 @@ def barrier(name: str) -> None:
   ocp.multihost.get_barrier_sync_fn()(
     key=f"ssgan_jax_{name}", timeout_ms=_BARRIER_TIMEOUT_S * 1000
   )
+
+
+def from_process_0(values: np.ndarray, name: str) -> np.ndarray:
+  """Process 0's `values` on every process (a no-op for one process).
+
+  For decisions every process must take alike (stop, save, keep a best
+  checkpoint); `name` names the barrier that starts the collective together
+  (see `barrier`).
+  """
+  if jax.process_count() == 1:
+    return values
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  barrier(name)
+  return np.asarray(multihost_utils.broadcast_one_to_all(values))

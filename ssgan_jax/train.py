@@ -52,13 +52,8 @@ def out_of_time(done: int, t0: float, budget_s: float, config) -> bool:
   """
   if done % config.log_every_steps:
     return False
-  spent = float(time.time() - t0 >= budget_s)
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-
-    sharding.barrier("train_budget")
-    spent = float(multihost_utils.broadcast_one_to_all(np.array([spent]))[0])
-  return bool(spent)
+  spent = np.array([float(time.time() - t0 >= budget_s)])
+  return bool(sharding.from_process_0(spent, "train_budget")[0])
 
 
 def prepare_workdir(workdir: str) -> pathlib.Path:

@@ -129,8 +129,8 @@ def evaluate_images(
   kid_mean, kid_std = metrics.kid(
     ref_feats, feats, num_subsets, subset_size, np.random.default_rng(seed)
   )
-  classes, tv = metrics.class_coverage(probs)
-  hist = metrics.class_histogram(probs)
+  hist = metrics.class_histogram(probs)  # [10]
+  classes, tv = metrics.coverage_of_histogram(hist)
   precision, recall = metrics.precision_recall(ref_feats, feats, k)
   return {
     "network": f"fmnist_cnn-{clf.sha256[:8]}",

@@ -180,7 +180,11 @@ def class_coverage(probs: np.ndarray) -> tuple[int, float]:
     (classes predicted at least once, total-variation distance in [0, 1 -
     1/C] between the predicted-class histogram and the uniform one).
   """
-  hist = class_histogram(probs)
+  return coverage_of_histogram(class_histogram(probs))
+
+
+def coverage_of_histogram(hist: np.ndarray) -> tuple[int, float]:
+  """`class_coverage` of a predicted-class histogram [C] (sums to 1)."""
   tv = 0.5 * np.abs(hist - 1.0 / len(hist)).sum()
   return int((hist > 0).sum()), float(tv)
 

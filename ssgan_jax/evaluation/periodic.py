@@ -225,7 +225,7 @@ class PeriodicEvaluator:
     found = self._read_best() if self.is_main else None
     # [found?, value, step] from process 0, the same on every process.
     record = np.array([1.0, *found] if found else [0.0, 0.0, 0.0], np.float64)
-    record = _from_process_0(record, "periodic_eval_best")
+    record = sharding.from_process_0(record, "periodic_eval_best")
     if record[0]:
       self.best, self.best_step = float(record[1]), int(record[2])
       self._write_best_json()  # mends a best.json a stop left behind
@@ -307,7 +307,7 @@ class PeriodicEvaluator:
     if self.metric:
       # Process 0's value and verdict, so that every process saves or not.
       better = is_better(float(result[self.metric]), self.best, self.mode)
-      verdict = _from_process_0(
+      verdict = sharding.from_process_0(
         np.array([float(better), float(result[self.metric])], np.float64),
         "periodic_eval_verdict",
       )
@@ -335,7 +335,9 @@ class PeriodicEvaluator:
     if step == 0 or not self.due(step, total):
       return
     done = self._result_path(step).is_file() if self.is_main else False
-    if not _from_process_0(np.array([float(done)]), "periodic_eval_resume")[0]:
+    if not sharding.from_process_0(
+      np.array([float(done)]), "periodic_eval_resume"
+    )[0]:
       logging.info("Evaluating step %d, which the last run did not.", step)
       self.run(state, step, writer)
 
@@ -343,13 +345,3 @@ class PeriodicEvaluator:
     if self.best_ckpt is not None:
       self.best_ckpt.wait()
       self.best_ckpt.close()
-
-
-def _from_process_0(values: np.ndarray, name: str) -> np.ndarray:
-  """Process 0's `values` on every process (a no-op for one process)."""
-  if jax.process_count() == 1:
-    return values
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-
-  sharding.barrier(name)  # start the collective together (see barrier)
-  return np.asarray(multihost_utils.broadcast_one_to_all(values))
