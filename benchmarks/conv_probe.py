@@ -1,7 +1,14 @@
 """Times single 3x3 convolutions (forward, input grad, weight grad), JAX vs torch.
 
-  /work/venv/bin/python benchmarks/conv_probe.py --backend jax
-  /work/torchenv/bin/python benchmarks/conv_probe.py --backend torch
+  python benchmarks/conv_probe.py --backend jax
+  TORCHENV/bin/python benchmarks/conv_probe.py --backend torch
+  python benchmarks/conv_probe.py --layers paper     # or width32
+
+`--layers` times every 3x3 layer shape of the SN-ResNet at one scale (batch
+64 for G, 176 for D: one D update at rotation fraction 0.25) with each
+convolution algorithm of ssgan_jax/models/conv.py, forward alone and forward
+plus both gradients, and prints what `conv.cpu_plan` picks for the layer:
+the measurement that plan is written from.
 
 The SS-GAN step is nearly all 3x3 convolutions (see benchmarks/RESULTS.md),
 so how fast each library runs one such convolution on this CPU explains most
@@ -15,6 +22,7 @@ use: one matmul per kernel tap on CPU).
 """
 
 import argparse
+import functools
 import time
 
 # (name, N, H=W, C_in, C_out); NHWC for JAX, NCHW for torch.
@@ -95,12 +103,88 @@ def _torch_shape(n, hw, ci, co, reps):
   }
 
 
+# (N, H=W, C_in, C_out) of every 3x3 layer at each scale (C = 3 image).
+LAYERS = {
+  "paper": (
+    (64, 8, 256, 256),
+    (64, 16, 256, 256),
+    (64, 32, 256, 256),
+    (64, 32, 256, 3),
+    (176, 32, 3, 128),
+    (176, 32, 128, 128),
+    (176, 16, 128, 128),
+    (176, 8, 128, 128),
+  ),
+  "width32": (
+    (64, 8, 32, 32),
+    (64, 16, 32, 32),
+    (64, 32, 32, 32),
+    (64, 32, 32, 3),
+    (176, 32, 3, 32),
+    (176, 32, 32, 32),
+    (176, 16, 32, 32),
+    (176, 8, 32, 32),
+  ),
+}
+
+
+def _jax_layers(scale, reps):
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from ssgan_jax.models import conv as conv_lib  # pylint: disable=g-import-not-at-top
+
+  algos = ("xla", "taps", "winograd2", "winograd4")
+  for n, hw, ci, co in LAYERS[scale]:
+    kx, kw, kg = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (n, hw, hw, ci), jnp.float32)
+    w = jax.random.normal(kw, (3, 3, ci, co), jnp.float32) / (3 * ci**0.5)
+    g = jax.random.normal(kg, (n, hw, hw, co), jnp.float32)
+    dn = jax.lax.conv_dimension_numbers(
+      x.shape, w.shape, ("NHWC", "HWIO", "NHWC")
+    )
+    times = {}
+    for algo in algos:
+      f = functools.partial(
+        conv_lib.conv_general_dilated,
+        window_strides=(1, 1),
+        padding="SAME",
+        dimension_numbers=dn,
+        impl=algo,
+      )
+      fwd = jax.jit(f)
+      both = jax.jit(lambda x, w, g, f=f: jax.vjp(f, x, w)[1](g))
+      args = (x, w, g)
+      times[algo] = (
+        _best(lambda fwd=fwd, a=args: fwd(*a[:2]).block_until_ready(), reps),
+        _best(lambda b=both, a=args: jax.block_until_ready(b(*a)), reps),
+      )
+    plan = conv_lib.cpu_plan(x.shape, w.shape, x.dtype)
+    cells = " ".join(
+      f"{a} {t[0] * 1e3:7.1f}/{t[1] * 1e3:7.1f}" for a, t in times.items()
+    )
+    print(
+      f"{n:4d} x {hw:2d}x{hw:<2d} {ci:3d}->{co:<3d} ms fwd/fwd+grads: {cells}"
+      f" | fastest {min(times, key=lambda a: times[a][1])}, plan {plan}",
+      flush=True,
+    )
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--backend", choices=["jax", "torch"], required=True)
+  parser.add_argument("--backend", choices=["jax", "torch"], default="jax")
+  parser.add_argument(
+    "--layers",
+    choices=sorted(LAYERS),
+    default=None,
+    help="time every layer of one scale with each conv algorithm (jax)",
+  )
   parser.add_argument("--reps", type=int, default=3)
   parser.add_argument("--threads", type=int, default=0, help="torch only")
   args = parser.parse_args()
+  if args.layers:
+    _jax_layers(args.layers, args.reps)
+    return
   if args.backend == "torch" and args.threads:
     import torch  # pylint: disable=g-import-not-at-top
 

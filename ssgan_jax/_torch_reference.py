@@ -80,6 +80,21 @@ def _summary(times):
   }
 
 
+def _peak_rss_mib() -> float:
+  """This process's peak RSS: VmHWM, which exec resets.
+
+  ru_maxrss is not enough: Linux carries it across exec, so a reference
+  started by a benchmark that already held 5 GiB would report 5 GiB.
+  """
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("VmHWM:"):
+          return int(line.split()[1]) / 1024
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", required=True)
@@ -196,7 +211,7 @@ def main(argv=None) -> None:
     # (a quarter batch per angle); per G update B upright + B rotated fakes.
     "d_images_per_d_update": 3 * b,
     "d_images_per_g_update": 2 * b,
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mib": _peak_rss_mib(),
     "matmul_f32_flops_per_s": _matmul_flops_per_s(torch),
   }
   with open(args.out, "w") as f:

@@ -2,10 +2,13 @@
 
   python -m ssgan_jax.benchmark --out benchmarks/results_cpu.json \
       [--steps 5] [--warmup 3] [--dtype float32|bfloat16|both] \
-      [--torch_python /work/torchenv/bin/python]
+      [--scales paper,width32] [--baseline_convs taps] \
+      [--torch_python TORCHENV/bin/python]
 
 Ours is the full SS-GAN train step of `configs/cifar10_ssgan.py` (SN-ResNet
-32x32, G 256 / D 128, batch 64, n_dis 2), built as `train.py` builds it:
+32x32, batch 64, n_dis 2) at each scale of SCALES: the paper's widths (G 256 /
+D 128) and the CPU default job's (G 32 / D 32). It is built as `train.py`
+builds it:
 `state.build_components`, `state.init_state`, `train_step.make_train_step`,
 `jax.jit(..., donate_argnums=0)` on a one-device mesh. The loss is switched
 to hinge, torch-mimicry's default, so both sides compute the same thing.
@@ -21,11 +24,17 @@ The torch side runs in its own virtual env (`--torch_python`) as a
 subprocess, `ssgan_jax/_torch_reference.py`, with torch's thread count set to
 the number of cores XLA uses here. Set it up with
 
-  python3 -m venv /work/torchenv
-  /work/torchenv/bin/pip install torch==2.13.0 numpy
-  /work/torchenv/bin/pip install --no-deps torch-mimicry
+  python3 -m venv TORCHENV
+  TORCHENV/bin/pip install torch==2.13.0 numpy
+  TORCHENV/bin/pip install --no-deps torch-mimicry
+
+and pass `--torch_python TORCHENV/bin/python` (or set $SSGAN_TORCH_PYTHON).
 
 Without it the benchmark still measures ours and says so in the table.
+
+`--baseline_convs taps` adds, per scale, a row with every layer on the per-tap
+weight gradient (what all layers ran before `models/conv.py`'s cpu_plan), so
+the algorithm choice is measured against its predecessor in the same run.
 
 `--dtype both` adds one bfloat16 row (`model.compute_dtype`; parameters
 stay float32) at the headline fraction.
@@ -68,12 +77,18 @@ from ssgan_jax import train_step
 from ssgan_jax.models import layers
 from ssgan_jax.ssl import layout
 
-DEFAULT_TORCH_PYTHON = "/work/torchenv/bin/python"
+# The reference env's python: --torch_python, else this variable, else none.
+TORCH_PYTHON_ENV = "SSGAN_TORCH_PYTHON"
+# Model widths (G, D) of each scale the benchmark knows.
+SCALES = {
+  "paper": (256, 128),  # configs/cifar10_ssgan.py, the paper's CIFAR-10 nets
+  "width32": (32, 32),  # the CPU default job's widths (fashion_mnist_ssgan)
+}
 REFERENCE_SCRIPT = pathlib.Path(__file__).with_name("_torch_reference.py")
 INSTALL_HINT = (
-  "python3 -m venv /work/torchenv && /work/torchenv/bin/pip install"
-  " torch==2.13.0 numpy && /work/torchenv/bin/pip install --no-deps"
-  " torch-mimicry"
+  "python3 -m venv TORCHENV && TORCHENV/bin/pip install"
+  " torch==2.13.0 numpy && TORCHENV/bin/pip install --no-deps"
+  " torch-mimicry, then --torch_python TORCHENV/bin/python"
 )
 # torch-mimicry's names for our losses.
 _TORCH_LOSS = {"hinge": "hinge", "non_saturating": "ns"}
@@ -83,6 +98,8 @@ def cifar10_bench_config(
   fraction: float = 0.25,
   dtype: str = "float32",
   base: ml_collections.ConfigDict | None = None,
+  widths: tuple[int, int] | None = None,
+  conv: str | None = None,
 ) -> ml_collections.ConfigDict:
   """The paper's CIFAR10 config with hinge loss, a rotation fraction, a dtype.
 
@@ -91,6 +108,8 @@ def cifar10_bench_config(
     dtype: `model.compute_dtype`, "float32" or "bfloat16".
     base: config to start from instead of `configs/cifar10_ssgan.py` (tests
       pass a tiny one); it is copied, never changed.
+    widths: (G width, D width) instead of the base config's (SCALES).
+    conv: `model.conv` instead of the base config's (A/B of the algorithms).
 
   Returns:
     An unlocked config.
@@ -103,6 +122,10 @@ def cifar10_bench_config(
   c.loss.name = "hinge"  # torch-mimicry's default loss
   c.ssl.rotation.fraction = fraction
   c.model.compute_dtype = dtype
+  if widths is not None:
+    c.model.generator.width, c.model.discriminator.width = widths
+  if conv is not None:
+    c.model.conv = conv
   return c
 
 
@@ -360,7 +383,9 @@ def measure_ours(
   d_imgs, g_imgs = d_views_per_update(config, s.comps)
   row = {
     "name": f"ours f={config.ssl.rotation.fraction:g}"
-    f" {config.model.compute_dtype}",
+    f" {config.model.compute_dtype}"
+    + ("" if config.model.conv == "auto" else f" conv={config.model.conv}"),
+    "conv": config.model.conv,
     "fraction": float(config.ssl.rotation.fraction),
     "dtype": config.model.compute_dtype,
     "g_params": g_params,
@@ -596,6 +621,8 @@ def run(
   base_config: ml_collections.ConfigDict | None = None,
   matmul_n: int = 2048,
   command: str | None = None,
+  widths: tuple[int, int] | None = None,
+  baseline_convs: tuple[str, ...] = (),
 ) -> dict:
   """Measures every (dtype, fraction) row of ours and the reference once.
 
@@ -611,13 +638,19 @@ def run(
     base_config: config to start from (default: configs/cifar10_ssgan.py).
     matmul_n: size of the square matmul that measures the machine's peak.
     command: the command line to record (default: sys.argv).
+    widths: (G, D) widths instead of the base config's (SCALES).
+    baseline_convs: further `model.conv` choices timed at the headline
+      (first dtype and fraction) for an A/B against the default "auto",
+      e.g. "taps" (the algorithm every layer used before cpu_plan).
 
   Returns:
     The JSON-ready results.
   """
   jax.config.update("jax_threefry_partitionable", True)  # as main.py
   threads = num_cores()
-  ref_config = cifar10_bench_config(fractions[0], "float32", base_config)
+  ref_config = cifar10_bench_config(
+    fractions[0], "float32", base_config, widths
+  )
   result: dict[str, Any] = {
     "command": command
     or shlex.join(["python", "-m", __spec__.name] + sys.argv[1:]),
@@ -654,12 +687,13 @@ def run(
   )
   peak = result["matmul_peak"]["float32_flops_per_s"]
   result["ours"] = []
-  rows = [(dtypes[0], f) for f in fractions]
+  rows = [(dtypes[0], f, None) for f in fractions]
   # A second dtype is one more row, at the headline fraction only: on CPU
   # every row costs minutes.
-  rows += [(d, fractions[0]) for d in dtypes[1:]]
-  for dtype, f in rows:
-    config = cifar10_bench_config(f, dtype, base_config)
+  rows += [(d, fractions[0], None) for d in dtypes[1:]]
+  rows += [(dtypes[0], fractions[0], c) for c in baseline_convs]
+  for dtype, f, conv in rows:
+    config = cifar10_bench_config(f, dtype, base_config, widths, conv)
     row = measure_ours(
       config,
       steps=steps,
@@ -714,10 +748,22 @@ def main(argv=None) -> None:
   )
   parser.add_argument(
     "--torch_python",
-    default=DEFAULT_TORCH_PYTHON
-    if pathlib.Path(DEFAULT_TORCH_PYTHON).exists()
-    else "",
-    help="python of the env with torch and torch-mimicry; '' skips it",
+    default=os.environ.get(TORCH_PYTHON_ENV, ""),
+    help="python of the env with torch and torch-mimicry (default: $"
+    + TORCH_PYTHON_ENV
+    + "); '' skips it",
+  )
+  parser.add_argument(
+    "--scales",
+    default="paper,width32",
+    help="comma-separated model scales: "
+    + ", ".join(f"{k} (G {g} / D {d})" for k, (g, d) in SCALES.items()),
+  )
+  parser.add_argument(
+    "--baseline_convs",
+    default="taps",
+    help="model.conv choices also timed at the headline row of each scale"
+    " (comma-separated; '' for none)",
   )
   parser.add_argument(
     "--breakdown",
@@ -727,20 +773,41 @@ def main(argv=None) -> None:
     " compiled and timed on their own (first: the headline row only)",
   )
   args = parser.parse_args(argv)
+  scales = [x for x in args.scales.split(",") if x]
+  unknown = [x for x in scales if x not in SCALES]
+  if unknown or not scales:
+    parser.error(f"--scales={args.scales!r}: choose from {', '.join(SCALES)}")
+  convs = tuple(x for x in args.baseline_convs.split(",") if x)
+  from ssgan_jax.models import conv as conv_lib  # pylint: disable=g-import-not-at-top
+
+  bad = [x for x in convs if x not in conv_lib.IMPLS]
+  if bad:
+    parser.error(f"--baseline_convs: {bad} not in {', '.join(conv_lib.IMPLS)}")
   dtypes = ("float32", "bfloat16") if args.dtype == "both" else (args.dtype,)
-  result = run(
-    steps=args.steps,
-    warmup=args.warmup,
-    dtypes=dtypes,
-    fractions=tuple(float(f) for f in args.fractions.split(",")),
-    torch_python=args.torch_python or None,
-    breakdown={"none": False, "first": "first", "all": True}[args.breakdown],
+  results = {}
+  for name in scales:
+    g, d = SCALES[name]
+    print(f"scale {name}: G {g} / D {d}", flush=True)
+    results[name] = run(
+      steps=args.steps,
+      warmup=args.warmup,
+      dtypes=dtypes,
+      fractions=tuple(float(f) for f in args.fractions.split(",")),
+      torch_python=args.torch_python or None,
+      breakdown={"none": False, "first": "first", "all": True}[args.breakdown],
+      widths=(g, d),
+      baseline_convs=convs,
+    )
+  table = "\n\n".join(
+    f"### {name}: G {SCALES[name][0]} / D {SCALES[name][1]}\n\n" + r["table"]
+    for name, r in results.items()
   )
-  print(result["table"])
+  print(table)
   if args.out:
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    blob = {"scales": results, "table": table}
+    out.write_text(json.dumps(blob, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out}")
 
 

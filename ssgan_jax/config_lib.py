@@ -76,6 +76,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0."
       )
   models.compute_dtype(config)
+  models.conv_impl(config)
   models.g_norm(config)
   dc = config.dataset
   preprocess.check(dc.get("preprocess", "center_crop_resize"))

@@ -1,7 +1,8 @@
 """The benchmark's machinery on a tiny config: rows, keys, JSON, table.
 
-Not a timed test: one timed step of a width-8 model, the reference skipped,
-one row and no per-part breakdown (each would be one more compile).
+Not a timed test: one timed step of a width-8/4 model, the reference
+skipped, two rows (the default convolution and its per-tap A/B twin) and no
+per-part breakdown (each would be one more compile).
 """
 
 import json
@@ -42,6 +43,8 @@ def test_tiny_run_writes_all_keys(tmp_path):
     base_config=base,
     matmul_n=64,
     command="test",
+    widths=(8, 4),
+    baseline_convs=("taps",),
   )
   path = tmp_path / "results.json"
   path.write_text(json.dumps(result))
@@ -64,7 +67,12 @@ def test_tiny_run_writes_all_keys(tmp_path):
   assert loaded["setting"]["loss"] == "hinge"
   assert loaded["versions"]["jax"]
   assert loaded["threads"] >= 1
-  assert [r["fraction"] for r in loaded["ours"]] == [0.25]
+  assert loaded["setting"]["g_width"] == 8
+  assert loaded["setting"]["d_width"] == 4
+  # The headline row, then its A/B twin on the per-tap weight gradient.
+  assert [r["fraction"] for r in loaded["ours"]] == [0.25, 0.25]
+  assert [r["conv"] for r in loaded["ours"]] == ["auto", "taps"]
+  assert loaded["ours"][1]["name"].endswith("conv=taps")
   for row in loaded["ours"]:
     assert _ROW_KEYS <= set(row), _ROW_KEYS - set(row)
     assert row["step"]["mean_s"] > 0
@@ -94,3 +102,29 @@ def test_d_views_match_torch_mimicry_at_quarter_fraction():
     config = benchmark.cifar10_bench_config(f)
     comps = state_lib.build_components(config)
     assert benchmark.d_views_per_update(config, comps) == expected
+
+
+def test_scales_name_the_widths_the_configs_use():
+  from configs import fashion_mnist_ssgan  # pylint: disable=g-import-not-at-top
+
+  paper = cifar10_ssgan.get_config()
+  assert benchmark.SCALES["paper"] == (
+    paper.model.generator.width,
+    paper.model.discriminator.width,
+  )
+  fm = fashion_mnist_ssgan.get_config()
+  assert benchmark.SCALES["width32"] == (
+    fm.model.generator.width,
+    fm.model.discriminator.width,
+  )
+  config = benchmark.cifar10_bench_config(widths=(32, 32), conv="xla")
+  assert config.model.generator.width == config.model.discriminator.width == 32
+  assert config.model.conv == "xla"
+
+
+def test_unknown_scale_is_one_clear_error(capsys):
+  import pytest  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(SystemExit):
+    benchmark.main(["--scales", "huge", "--out", ""])
+  assert "choose from paper, width32" in capsys.readouterr().err

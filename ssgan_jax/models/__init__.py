@@ -14,6 +14,7 @@ import ml_collections
 
 from ssgan_jax import errors
 from ssgan_jax import registry
+from ssgan_jax.models import conv
 from ssgan_jax.models import layers
 from ssgan_jax.models import resnet32
 from ssgan_jax.models import resnet128
@@ -43,6 +44,18 @@ def compute_dtype(config: ml_collections.ConfigDict):
   return _DTYPES[name]
 
 
+def conv_impl(config: ml_collections.ConfigDict) -> str:
+  """config.model.conv, checked against conv.IMPLS."""
+  name = config.model.get("conv", "auto")
+  if name not in conv.IMPLS:
+    raise errors.ConfigError(
+      f"model.conv={name!r} is not a convolution algorithm; use one of "
+      + ", ".join(conv.IMPLS)
+      + "."
+    )
+  return name
+
+
 def g_norm(config: ml_collections.ConfigDict) -> str:
   """config.model.generator.norm, checked against layers.G_NORMS."""
   name = config.model.generator.get("norm", "batch_norm")
@@ -69,6 +82,7 @@ def _resnet32_g(config):
     width=config.model.generator.width,
     out_channels=config.dataset.channels,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     **g_norm_kwargs(config),
   )
 
@@ -87,6 +101,7 @@ def _resnet32_d(config, aux_heads):
     aux_heads=tuple(aux_heads),
     spectral_norm=config.model.discriminator.spectral_norm,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     **projection_kwargs(config),
   )
 
@@ -100,6 +115,7 @@ def _resnet128_g(config):
     width=config.model.generator.width,
     out_channels=config.dataset.channels,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     **g_norm_kwargs(config),
   )
 
@@ -110,6 +126,7 @@ def _resnet128_d(config, aux_heads):
     aux_heads=tuple(aux_heads),
     spectral_norm=config.model.discriminator.spectral_norm,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     # compare_gan's resnet5 mean-pools; "sum" is the SNGAN (resnet32) choice.
     pooling=config.model.discriminator.get("pooling", "mean"),
     **projection_kwargs(config),
@@ -126,6 +143,7 @@ def _sndcgan_g(config):
     out_channels=config.dataset.channels,
     image_size=config.dataset.image_size,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     **g_norm_kwargs(config),
   )
 
@@ -136,6 +154,7 @@ def _sndcgan_d(config, aux_heads):
     aux_heads=tuple(aux_heads),
     spectral_norm=config.model.discriminator.spectral_norm,
     dtype=compute_dtype(config),
+    conv_impl=conv_impl(config),
     **projection_kwargs(config),
   )
 

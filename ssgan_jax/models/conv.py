@@ -1,23 +1,33 @@
-"""A drop-in `conv_general_dilated` whose weight gradient is fast on CPU.
+"""A drop-in `conv_general_dilated` that picks the fastest algorithm per layer.
 
-  nn.Conv(features, (3, 3), conv_general_dilated=conv.conv_general_dilated)
+  nn.Conv(features, (3, 3), conv_general_dilated=conv.make("auto"))
 
-XLA:CPU computes the weight gradient of a convolution (the correlation of
-the layer input with the output gradient) 3-5x slower than the forward pass
-(benchmarks/RESULTS.md: 38-46 vs 130-170 GFLOP/s for the SN-ResNet's 3x3
-convolutions), and in the SS-GAN step those gradients were ~43 % of the time.
-Written as one matmul per kernel tap,
+On GPU and TPU XLA's own convolution is the right choice (cuDNN and the TPU
+convolution unit pick their algorithms, Winograd included). On CPU no single
+algorithm wins for every layer of the SN-ResNets (benchmarks/RESULTS.md,
+`benchmarks/conv_probe.py --layers`), so `cpu_plan` chooses one per layer
+from its shape, and `lax.platform_dependent` applies that choice only when
+the computation is lowered for CPU:
 
-  dW[i, j] = X_shift(i, j)^T @ dY     X_shift: [N*H*W, C_in], dY: [N*H*W, C_out]
+- "winograd4": Winograd F(4x4, 3x3) (winograd.py): 4x fewer multiplications
+  than direct convolution, in the forward pass and, through autodiff, in both
+  gradients. Wins on >= 16x16 maps with >= 128 channels, which are most of
+  the paper-scale FLOPs.
+- "taps": XLA's forward pass and input gradient, and the weight gradient as
+  one matmul per kernel tap,
 
-the same sum runs at matmul speed (1.4-2.2x XLA's own on those shapes,
-`benchmarks/conv_probe.py --backend jax`). `lax.platform_dependent` picks
-that form only when the computation is lowered for CPU; GPUs and TPUs keep
-XLA's native gradient (cuDNN / the TPU convolution unit). The forward pass
-and the input gradient are XLA's on every platform, and the results agree
-with `lax.conv_general_dilated`'s to float round-off (tests/conv_test.py).
+    dW[i, j] = X_shift(i, j)^T @ dY   X_shift: [N*H*W, C_in], dY: [N*H*W, C_out]
 
-Only the case the architectures use takes this path: NHWC inputs, HWIO
+  XLA:CPU computes that correlation 3-5x slower than the forward pass at 64+
+  channels; as matmuls it runs 1.3-2.7x faster.
+- "xla": XLA's convolution and its own gradients: fastest at width 32,
+  where the per-tap matmuls are too thin.
+
+`model.conv` in the config forces one of IMPLS on any platform (A/B runs,
+tests). All of them compute the same function up to float rounding
+(tests/conv_test.py bounds it per algorithm; Winograd's is the largest).
+
+Only the case the architectures use takes these paths: NHWC inputs, HWIO
 kernels, stride 1, no dilation, one feature group. Anything else is passed
 to `lax.conv_general_dilated` unchanged.
 """
@@ -27,6 +37,8 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from ssgan_jax.models import winograd
 
 _SPEC = ("NHWC", "HWIO", "NHWC")
 
@@ -69,38 +81,86 @@ def _weight_grad_taps(x, g, kernel_hw, pads, precision):
   return jnp.stack(rows)  # [kh, kw, C_in, C_out]
 
 
-def _weight_grad_xla(x, w, g, pads, precision):
-  """dL/dW as XLA derives it (cuDNN / the TPU convolution unit)."""
-  return jax.vjp(lambda w_: _conv(x, w_, pads, precision), w)[1](g)[0]
-
-
-def _weight_grad_cpu(x, w, g, pads, precision):
-  return _weight_grad_taps(x, g, w.shape[:2], pads, precision).astype(w.dtype)
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_fast_wgrad(x, w, pads, precision):
+def _conv_taps(x, w, pads, precision):
+  """XLA's forward pass and input gradient, the per-tap weight gradient."""
   return _conv(x, w, pads, precision)
 
 
-def _fwd(x, w, pads, precision):
+def _taps_fwd(x, w, pads, precision):
   return _conv(x, w, pads, precision), (x, w)
 
 
-def _bwd(pads, precision, residuals, g):
+def _taps_bwd(pads, precision, residuals, g):
   x, w = residuals
   dx = jax.vjp(lambda x_: _conv(x_, w, pads, precision), x)[1](g)[0]
-  dw = lax.platform_dependent(
-    x,
-    w,
-    g,
-    cpu=functools.partial(_weight_grad_cpu, pads=pads, precision=precision),
-    default=functools.partial(_weight_grad_xla, pads=pads, precision=precision),
-  )
+  dw = _weight_grad_taps(x, g, w.shape[:2], pads, precision).astype(w.dtype)
   return dx, dw
 
 
-_conv_fast_wgrad.defvjp(_fwd, _bwd)
+_conv_taps.defvjp(_taps_fwd, _taps_bwd)
+
+
+def cpu_plan(x_shape, w_shape, dtype) -> str:
+  """The algorithm that ran fastest on CPU for one layer (forward + both grads).
+
+  Measured per layer of the SN-ResNets at batch 64 / 176 on a 2-core AMD
+  EPYC (`benchmarks/conv_probe.py --layers`, benchmarks/RESULTS.md):
+
+  - Winograd F(4x4) wins where maps are >= 16x16 and both channel counts
+    >= 128 (1.1-1.4x the best direct form: G's 256-channel 32x32 and 16x16
+    layers, D's 128-channel 32x32 and 16x16 ones). Not in bfloat16, where its
+    output transform amplifies the operands' rounding to a few percent.
+  - The per-tap weight gradient wins at >= 64 channels (1.3-2.7x XLA's) and
+    for the 1-3 channel image input of D's first layer.
+  - Below that (width-32 nets, G's 3-channel output layer) XLA's own weight
+    gradient is 2-7x faster than the taps, whose [C, N*H*W] x [N*H*W, C]
+    matmuls are too thin to run at matmul speed.
+
+  Args:
+    x_shape: [N, H, W, C_in].
+    w_shape: [kh, kw, C_in, C_out].
+    dtype: the compute dtype.
+
+  Returns:
+    One of "winograd4", "taps", "xla".
+  """
+  kh, kw, c_in, c_out = w_shape
+  small_map = min(x_shape[1], x_shape[2]) < 16
+  if (
+    (kh, kw) == (3, 3)
+    and min(c_in, c_out) >= 128
+    and not small_map
+    and jnp.dtype(dtype) == jnp.float32
+  ):
+    return "winograd4"
+  if min(c_in, c_out) >= 64 or c_in < 8:
+    return "taps"
+  return "xla"
+
+
+# What each name of `model.conv` computes. "auto" and "tuned" consult
+# cpu_plan per layer; the others force one algorithm where it applies
+# (Winograd: 3x3 kernels only, other layers take cpu_plan's choice).
+IMPLS = ("auto", "xla", "tuned", "taps", "winograd2", "winograd4")
+
+
+def _apply(algo, x, w, pads, precision):
+  if algo == "xla":
+    return _conv(x, w, pads, precision)
+  if algo == "taps":
+    return _conv_taps(x, w, pads, precision)
+  tile = {"winograd2": 2, "winograd4": 4}[algo]
+  return winograd.conv3x3(x, w, tile=tile, pads=pads, precision=precision)
+
+
+def _algorithm(impl, x, w):
+  """The algorithm `impl` runs for this layer on the platform it names."""
+  if impl in ("tuned", "auto"):
+    return cpu_plan(x.shape, w.shape, x.dtype)
+  if impl.startswith("winograd") and w.shape[:2] != (3, 3):
+    return cpu_plan(x.shape, w.shape, x.dtype)
+  return impl
 
 
 def _is_nhwc_hwio(lhs, rhs, dimension_numbers) -> bool:
@@ -123,11 +183,25 @@ def conv_general_dilated(
   batch_group_count=1,
   precision=None,
   preferred_element_type=None,
+  *,
+  impl: str = "auto",
 ):
-  """`lax.conv_general_dilated` with the fast CPU weight gradient.
+  """`lax.conv_general_dilated`, by the fastest algorithm for the platform.
 
-  Same arguments and results as `lax.conv_general_dilated`.
+  Same arguments and results as `lax.conv_general_dilated` (to float
+  rounding: Winograd rounds differently, see winograd.py), plus `impl`, one
+  of IMPLS:
+
+  - "auto": cpu_plan's choice for the layer when lowered for CPU, XLA's own
+    convolution elsewhere (cuDNN and the TPU convolution unit pick their
+    own algorithms, Winograd included). The default.
+  - "xla": XLA's convolution and its autodiff gradients on every platform.
+  - "tuned": cpu_plan's choice on every platform.
+  - "taps", "winograd2", "winograd4": that algorithm for every layer it
+    applies to, on every platform (A/B runs and tests).
   """
+  if impl not in IMPLS:
+    raise ValueError(f"conv impl {impl!r} is not one of {', '.join(IMPLS)}")
   simple = (
     dimension_numbers is not None
     and _is_nhwc_hwio(lhs, rhs, dimension_numbers)
@@ -157,4 +231,23 @@ def conv_general_dilated(
       lhs.shape[1:3], rhs.shape[:2], (1, 1), padding
     )
   pads = tuple((int(lo), int(hi)) for lo, hi in padding)
-  return _conv_fast_wgrad(lhs, rhs, pads, precision)
+  algo = _algorithm(impl, lhs, rhs)
+  if impl != "auto" or algo == "xla":
+    return _apply(algo, lhs, rhs, pads, precision)
+  return lax.platform_dependent(
+    lhs,
+    rhs,
+    cpu=functools.partial(_apply, algo, pads=pads, precision=precision),
+    default=functools.partial(_apply, "xla", pads=pads, precision=precision),
+  )
+
+
+def make(impl: str):
+  """conv_general_dilated with `impl` bound, for nn.Conv's argument.
+
+  Raises:
+    ValueError: for an impl not in IMPLS.
+  """
+  if impl not in IMPLS:
+    raise ValueError(f"conv impl {impl!r} is not one of {', '.join(IMPLS)}")
+  return functools.partial(conv_general_dilated, impl=impl)

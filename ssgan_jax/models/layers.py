@@ -46,7 +46,15 @@ class MaybeSN(nn.Module):
     )
 
 
-def conv(features: int, kernel: int, gain: float, dtype: Any, name: str):
+def conv(
+  features: int,
+  kernel: int,
+  gain: float,
+  dtype: Any,
+  name: str,
+  impl: str = "auto",
+):
+  """A SAME conv with Xavier init; `impl` picks the algorithm (conv.IMPLS)."""
   return nn.Conv(
     features,
     (kernel, kernel),
@@ -55,7 +63,7 @@ def conv(features: int, kernel: int, gain: float, dtype: Any, name: str):
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
-    conv_general_dilated=conv_lib.conv_general_dilated,
+    conv_general_dilated=conv_lib.make(impl),
   )
 
 

@@ -61,7 +61,7 @@ POOLINGS = ("mean", "sum")
 _INIT = nn.initializers.normal(0.02)
 
 
-def _conv3(features: int, dtype: Any, name: str) -> nn.Conv:
+def _conv3(features: int, dtype: Any, name: str, impl: str) -> nn.Conv:
   return nn.Conv(
     features,
     (3, 3),
@@ -70,7 +70,7 @@ def _conv3(features: int, dtype: Any, name: str) -> nn.Conv:
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
-    conv_general_dilated=conv_lib.conv_general_dilated,
+    conv_general_dilated=conv_lib.make(impl),
   )
 
 
@@ -107,15 +107,18 @@ class GBlock(nn.Module):
   norm: str = "batch_norm"
   num_classes: int = 0
   norm_hidden: int = 32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, cond=None, *, train: bool) -> jax.Array:
     bn = layers.g_norm_fn(self, cond, train=train)
-    sc = _conv3(self.features, self.dtype, "shortcut")(unpool2(x))
+    sc = _conv3(self.features, self.dtype, "shortcut", self.conv_impl)(
+      unpool2(x)
+    )
     h = nn.relu(bn("bn1", x))  # [B, H, W, C_in]
-    h = _conv3(self.features, self.dtype, "conv1")(unpool2(h))
+    h = _conv3(self.features, self.dtype, "conv1", self.conv_impl)(unpool2(h))
     h = nn.relu(bn("bn2", h))  # [B, 2H, 2W, C_out]
-    h = _conv3(self.features, self.dtype, "conv2")(h)
+    h = _conv3(self.features, self.dtype, "conv2", self.conv_impl)(h)
     return h + sc
 
 
@@ -139,6 +142,7 @@ class Generator128(nn.Module):
   norm: str = "batch_norm"
   num_classes: int = 0
   norm_hidden: int = 32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
@@ -155,11 +159,12 @@ class Generator128(nn.Module):
         self.norm,
         self.num_classes,
         self.norm_hidden,
+        conv_impl=self.conv_impl,
         name=f"block{i + 1}",
       )(h, cond, train=train)  # [B, 4 * 2^(i+1), same, W * mult]
     h = layers.g_norm_fn(self, cond, train=train)("bn_out", h)
     h = nn.relu(h)
-    h = _conv3(self.out_channels, self.dtype, "conv_out")(h)
+    h = _conv3(self.out_channels, self.dtype, "conv_out", self.conv_impl)(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 128, 128, C] in [-1, 1]
 
 
@@ -178,15 +183,22 @@ class DBlock(nn.Module):
   preactivate: bool = True
   sn: bool = True
   dtype: Any = jnp.float32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
-    sc = sn(_conv3(self.features, self.dtype, "shortcut"))(x, train=train)
+    sc = sn(_conv3(self.features, self.dtype, "shortcut", self.conv_impl))(
+      x, train=train
+    )
     h = nn.relu(x) if self.preactivate else x  # [N, H, W, C_in]
-    h = sn(_conv3(self.features, self.dtype, "conv1"))(h, train=train)
+    h = sn(_conv3(self.features, self.dtype, "conv1", self.conv_impl))(
+      h, train=train
+    )
     h = nn.relu(h)
-    h = sn(_conv3(self.features, self.dtype, "conv2"))(h, train=train)
+    h = sn(_conv3(self.features, self.dtype, "conv2", self.conv_impl))(
+      h, train=train
+    )
     return layers.avgpool2(h) + layers.avgpool2(sc)  # [N, H/2, W/2, C_out]
 
 
@@ -215,6 +227,7 @@ class Discriminator128(nn.Module):
   projection: bool = False  # add extras["class_embed"] [K, C]
   dtype: Any = jnp.float32
   pooling: str = "mean"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
@@ -230,6 +243,7 @@ class Discriminator128(nn.Module):
         preactivate=i > 0,
         sn=self.spectral_norm,
         dtype=self.dtype,
+        conv_impl=self.conv_impl,
         name=f"block{i + 1}",
       )(h, train=train)  # [N, 64 / 2^i, same, W * mult]
       block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))

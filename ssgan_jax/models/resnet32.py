@@ -33,20 +33,27 @@ class GBlock(nn.Module):
   norm: str = "batch_norm"
   num_classes: int = 0
   norm_hidden: int = 32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, cond=None, *, train: bool) -> jax.Array:
     bn = layers.g_norm_fn(self, cond, train=train)
     h = nn.relu(bn("bn1", x))
     h = layers.upsample2(h)  # [B, 2H, 2W, C]
-    h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1")(h)
+    h = layers.conv(
+      self.features, 3, _ROOT2, self.dtype, "conv1", self.conv_impl
+    )(h)
     h = nn.relu(bn("bn2", h))
-    h = layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2")(h)
+    h = layers.conv(
+      self.features, 3, _ROOT2, self.dtype, "conv2", self.conv_impl
+    )(h)
     # conv1x1(up(x)) == up(conv1x1(x)): both are linear and the bilinear
     # weights sum to 1 (so the bias commutes too). At the low resolution the
     # 1x1 conv costs 4x less.
     sc = layers.upsample2(
-      layers.conv(self.features, 1, 1.0, self.dtype, "shortcut")(x)
+      layers.conv(
+        self.features, 1, 1.0, self.dtype, "shortcut", self.conv_impl
+      )(x)
     )
     return h + sc
 
@@ -72,6 +79,7 @@ class Generator32(nn.Module):
   norm: str = "batch_norm"
   num_classes: int = 0
   norm_hidden: int = 32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
@@ -89,11 +97,14 @@ class Generator32(nn.Module):
         self.norm,
         self.num_classes,
         self.norm_hidden,
+        conv_impl=self.conv_impl,
         name=f"block{i + 1}",
       )(h, cond, train=train)
     h = layers.g_norm_fn(self, cond, train=train)("bn_out", h)
     h = nn.relu(h)
-    h = layers.conv(self.out_channels, 3, 1.0, self.dtype, "conv_out")(h)
+    h = layers.conv(
+      self.out_channels, 3, 1.0, self.dtype, "conv_out", self.conv_impl
+    )(h)
     return jnp.tanh(h.astype(jnp.float32))  # [B, 32, 32, C] in [-1, 1]
 
 
@@ -104,23 +115,26 @@ class DBlock(nn.Module):
   downsample: bool
   sn: bool = True
   dtype: Any = jnp.float32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
     h = nn.relu(x)
-    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
-      h, train=train
-    )
+    h = sn(
+      layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1", self.conv_impl)
+    )(h, train=train)
     h = nn.relu(h)
-    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
-      h, train=train
-    )
+    h = sn(
+      layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2", self.conv_impl)
+    )(h, train=train)
     sc = x
     if self.downsample or x.shape[-1] != self.features:
-      sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
-        sc, train=train
-      )
+      sc = sn(
+        layers.conv(
+          self.features, 1, 1.0, self.dtype, "shortcut", self.conv_impl
+        )
+      )(sc, train=train)
     if self.downsample:
       h = layers.avgpool2(h)
       sc = layers.avgpool2(sc)
@@ -133,21 +147,22 @@ class OptimizedDBlock(nn.Module):
   features: int
   sn: bool = True
   dtype: Any = jnp.float32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     sn = lambda layer: layers.MaybeSN(layer, self.sn, name=layer.name + "_sn")
-    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1"))(
-      x, train=train
-    )
+    h = sn(
+      layers.conv(self.features, 3, _ROOT2, self.dtype, "conv1", self.conv_impl)
+    )(x, train=train)
     h = nn.relu(h)
-    h = sn(layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2"))(
-      h, train=train
-    )
+    h = sn(
+      layers.conv(self.features, 3, _ROOT2, self.dtype, "conv2", self.conv_impl)
+    )(h, train=train)
     h = layers.avgpool2(h)
-    sc = sn(layers.conv(self.features, 1, 1.0, self.dtype, "shortcut"))(
-      layers.avgpool2(x), train=train
-    )
+    sc = sn(
+      layers.conv(self.features, 1, 1.0, self.dtype, "shortcut", self.conv_impl)
+    )(layers.avgpool2(x), train=train)
     return h + sc
 
 
@@ -181,16 +196,42 @@ class Discriminator32(nn.Module):
   dtype: Any = jnp.float32
   num_classes: int = 0
   projection: bool = False
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
     blocks = [
       OptimizedDBlock(
-        self.width, self.spectral_norm, self.dtype, name="block1"
+        self.width,
+        self.spectral_norm,
+        self.dtype,
+        conv_impl=self.conv_impl,
+        name="block1",
       ),
-      DBlock(self.width, True, self.spectral_norm, self.dtype, name="block2"),
-      DBlock(self.width, False, self.spectral_norm, self.dtype, name="block3"),
-      DBlock(self.width, False, self.spectral_norm, self.dtype, name="block4"),
+      DBlock(
+        self.width,
+        True,
+        self.spectral_norm,
+        self.dtype,
+        conv_impl=self.conv_impl,
+        name="block2",
+      ),
+      DBlock(
+        self.width,
+        False,
+        self.spectral_norm,
+        self.dtype,
+        conv_impl=self.conv_impl,
+        name="block3",
+      ),
+      DBlock(
+        self.width,
+        False,
+        self.spectral_norm,
+        self.dtype,
+        conv_impl=self.conv_impl,
+        name="block4",
+      ),
     ]
     h = x.astype(self.dtype)  # [N, 32, 32, C]
     block_features = []

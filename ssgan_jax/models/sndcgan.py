@@ -53,7 +53,9 @@ LEAK = 0.1
 _INIT = nn.initializers.normal(0.02)
 
 
-def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str):
+def _conv(
+  features: int, kernel: int, stride: int, dtype: Any, name: str, impl: str
+):
   return nn.Conv(
     features,
     (kernel, kernel),
@@ -63,7 +65,7 @@ def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str):
     bias_init=nn.initializers.zeros,
     dtype=dtype,
     name=name,
-    conv_general_dilated=conv_lib.conv_general_dilated,
+    conv_general_dilated=conv_lib.make(impl),
   )
 
 
@@ -98,6 +100,7 @@ class Generator(nn.Module):
   norm: str = "batch_norm"
   num_classes: int = 0
   norm_hidden: int = 32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, z: jax.Array, y=None, *, train: bool) -> jax.Array:
@@ -126,7 +129,9 @@ class Generator(nn.Module):
         name=f"deconv{i + 1}",
       )(h)  # [B, S / 2^(2-i), same, W * mult]
       h = nn.relu(bn(f"bn{i + 1}", h))
-    h = _conv(self.out_channels, 3, 1, self.dtype, "conv_out")(h)
+    h = _conv(self.out_channels, 3, 1, self.dtype, "conv_out", self.conv_impl)(
+      h
+    )
     return jnp.tanh(h.astype(jnp.float32))  # [B, S, S, C] in [-1, 1]
 
 
@@ -152,6 +157,7 @@ class Discriminator(nn.Module):
   num_classes: int = 0  # classes of the projection (Cond-GAN)
   projection: bool = False  # add extras["class_embed"] [K, C]
   dtype: Any = jnp.float32
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
@@ -160,13 +166,21 @@ class Discriminator(nn.Module):
     )
     act = lambda v: nn.leaky_relu(v, negative_slope=LEAK)
     h = x.astype(self.dtype)  # [N, S, S, C]
-    h = act(sn(_conv(self.width, 3, 1, self.dtype, "conv1"))(h, train=train))
+    h = act(
+      sn(_conv(self.width, 3, 1, self.dtype, "conv1", self.conv_impl))(
+        h, train=train
+      )
+    )
     block_features = [jnp.mean(h.astype(jnp.float32), axis=(1, 2))]
     for i, mult in enumerate(D_MULTIPLIERS[1:]):
       c = self.width * mult
-      h = sn(_conv(c, 4, 2, self.dtype, f"conv{2 * i + 2}"))(h, train=train)
+      h = sn(_conv(c, 4, 2, self.dtype, f"conv{2 * i + 2}", self.conv_impl))(
+        h, train=train
+      )
       h = act(h)  # [N, S / 2^(i+1), same, c]
-      h = sn(_conv(c, 3, 1, self.dtype, f"conv{2 * i + 3}"))(h, train=train)
+      h = sn(_conv(c, 3, 1, self.dtype, f"conv{2 * i + 3}", self.conv_impl))(
+        h, train=train
+      )
       h = act(h)
       block_features.append(jnp.mean(h.astype(jnp.float32), axis=(1, 2)))
     h = h.reshape(h.shape[0], -1)  # [N, (S/8)^2 * 8W]
