@@ -36,6 +36,16 @@ def _get(config, dotted: str):
   return value
 
 
+def _float_leaves(node, prefix=""):
+  """(dotted name, value) of every float in a nested config."""
+  for key, value in node.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, (ml_collections.ConfigDict, dict)):
+      yield from _float_leaves(value, name + ".")
+    elif isinstance(value, float):
+      yield name, value
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field and how to fix it."""
   for field in _POSITIVE_INTS:
@@ -56,6 +66,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
       f"train_minutes={minutes!r} must be a finite number >= 0 (0 = no"
       " wall-clock budget); e.g. --config.train_minutes=20."
     )
+  # No float of any config means anything as NaN or infinity, and a NaN
+  # slips past every range check below (NaN <= 0 is False).
+  for name, value in _float_leaves(config):
+    if not math.isfinite(value):
+      raise errors.ConfigError(
+        f"{name}={value!r} must be a finite number; give"
+        f" --config.{name} a real value (the config file states the default)."
+      )
   if not isinstance(config.seed, int):
     raise errors.ConfigError(f"seed={config.seed!r} must be an integer.")
   losses.get(config.loss.name)

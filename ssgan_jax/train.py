@@ -110,14 +110,27 @@ def make_sample_fn(
   )
 
 
-def check_finite(metrics: dict, step: int) -> None:
-  """Stops training on a non-finite loss, naming the step and the loss."""
+def check_finite(metrics: dict, step: int, latest_step) -> None:
+  """Stops training on a non-finite loss, naming the step and the loss.
+
+  Args:
+    metrics: the logged window's means.
+    step: the step they end at.
+    latest_step: () -> the newest checkpoint's step, None when there is
+      none; the message names it (where a resumed run would start). Called
+      only on failure.
+  """
   bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v))]
   if bad:
+    saved_step = latest_step()
+    kept = (
+      "no checkpoint was written yet"
+      if saved_step is None
+      else f"the last good checkpoint (step {saved_step}) was kept"
+    )
     raise errors.UserError(
       f"non-finite {', '.join(sorted(bad))} at step {step}; training stopped"
-      " and the last good checkpoint was kept. Lower the learning rates or"
-      " check the data."
+      f" and {kept}. Lower the learning rates or check the data."
     )
 
 
@@ -288,7 +301,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         host = sharding.to_host(window)
         window = []
         summary = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
-        check_finite(summary, done)
+        check_finite(summary, done, ckpt.latest_step)
         if log_now:
           writer.write_scalars(done, summary)
       if is_due(done, config.sample_every_steps, total):

@@ -102,6 +102,22 @@ CONFIG_CASES = [
     "optimizer.d.learning_rate=-0.1 must be > 0",
   ),
   (
+    "--config.optimizer.g.learning_rate=nan",
+    {"optimizer.g.learning_rate": float("nan")},
+    "optimizer.g.learning_rate=nan must be a finite number",
+  ),
+  (
+    "--config.ssl.rotation.weight_d=inf",
+    {"ssl.rotation.weight_d": float("inf")},
+    "ssl.rotation.weight_d=inf must be a finite number",
+  ),
+  (
+    "--config.model.conv=fft",
+    {"model.conv": "fft"},
+    "model.conv='fft' is not a convolution algorithm; use one of auto, xla,"
+    " tuned, taps, winograd2, winograd4",
+  ),
+  (
     "--config.ema.decay=1.5",
     {"ema.decay": 1.5},
     "ema.decay=1.5 must be in [0, 1)",

@@ -170,12 +170,30 @@ def test_nan_stops_without_overwriting(trained, tmp_path):
   )
   assert out.returncode == 2, out.stderr[-3000:]
   assert "non-finite" in out.stderr and "at step 6" in out.stderr
+  assert "the last good checkpoint (step 4) was kept" in out.stderr
   assert _steps(workdir) == [2, 4]
   after = _load(workdir, 4)
   np.testing.assert_array_equal(
     _flatten(before)["/d/params/gan_head/kernel"],
     _flatten(after)["/d/params/gan_head/kernel"],
   )
+
+
+def test_nan_before_any_checkpoint_says_there_is_none(tmp_path):
+  # A fresh run that diverges before its first checkpoint must not claim a
+  # "last good checkpoint".
+  workdir = tmp_path / "fresh"
+  out = _run(
+    workdir,
+    "--config.optimizer.d.learning_rate=1e30",
+    "--config.optimizer.g.learning_rate=1e30",
+    "--config.checkpoint_every_steps=1000",
+    "--config.log_every_steps=1",
+  )
+  assert out.returncode == 2, out.stderr[-3000:]
+  assert "non-finite" in out.stderr
+  assert "no checkpoint was written yet" in out.stderr
+  assert "last good checkpoint" not in out.stderr
 
 
 def test_sigkill_between_checkpoints_resumes_bit_exact(trained, tmp_path):
