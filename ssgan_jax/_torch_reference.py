@@ -95,6 +95,7 @@ def _peak_rss_mib() -> float:
     pass
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", required=True)
