@@ -45,7 +45,7 @@ def base() -> ml_collections.ConfigDict:
   c.model.z_distribution = "normal"  # or "uniform" (compare_gan: U[-1, 1])
   c.model.compute_dtype = "float32"  # or "bfloat16" (params stay float32)
   # Convolution algorithm (ssgan_jax/models/conv.py): "auto" = the fastest
-  # measured per layer on CPU (Winograd F(4x4), per-tap weight gradient or
+  # measured per layer on CPU (Winograd F(2x2), per-tap weight gradient or
   # XLA's own), XLA's own on GPU/TPU; "xla" forces XLA's everywhere, "tuned"
   # the CPU choice everywhere; "taps" / "winograd2" / "winograd4" force one.
   # The same function up to float rounding, so checkpoints are interchangeable.

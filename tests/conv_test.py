@@ -64,8 +64,8 @@ def _algorithm_of(impl, shape_x, shape_w):
     ((2, 8, 8, 4), (1, 1, 4, 6), "SAME"),
     ((1, 7, 9, 2), (3, 3, 2, 3), "VALID"),
     ((2, 6, 6, 3), (3, 3, 3, 2), ((2, 0), (1, 3))),
-    # cpu_plan's Winograd case (>= 128 channels on a >= 16x16 map).
-    ((1, 16, 16, 128), (3, 3, 128, 128), "SAME"),
+    # cpu_plan's Winograd case (>= 128 channels on a 32x32 map).
+    ((1, 32, 32, 128), (3, 3, 128, 128), "SAME"),
   ],
 )
 def test_value_and_gradients_match_xla(impl, shape_x, shape_w, padding):
@@ -92,10 +92,12 @@ def test_value_and_gradients_match_xla(impl, shape_x, shape_w, padding):
 @pytest.mark.parametrize(
   "shape_x,shape_w,dtype,want",
   [
-    # G's 256-channel 32x32 / 16x16 layers and D's 128-channel ones.
-    ((64, 32, 32, 256), (3, 3, 256, 256), jnp.float32, "winograd4"),
-    ((176, 16, 16, 128), (3, 3, 128, 128), jnp.float32, "winograd4"),
-    # ... but not on 8x8 maps, in bfloat16, or for 1x1 kernels.
+    # G's 256-channel 32x32 / 16x16 layers and D's 128-channel 32x32 one.
+    ((64, 32, 32, 256), (3, 3, 256, 256), jnp.float32, "winograd2"),
+    ((64, 16, 16, 256), (3, 3, 256, 256), jnp.float32, "winograd2"),
+    ((176, 32, 32, 128), (3, 3, 128, 128), jnp.float32, "winograd2"),
+    # ... but not D's 16x16 or any 8x8 map, bfloat16, or 1x1 kernels.
+    ((176, 16, 16, 128), (3, 3, 128, 128), jnp.float32, "taps"),
     ((176, 8, 8, 128), (3, 3, 128, 128), jnp.float32, "taps"),
     ((64, 32, 32, 256), (3, 3, 256, 256), jnp.bfloat16, "taps"),
     ((64, 16, 16, 256), (1, 1, 256, 256), jnp.float32, "taps"),
@@ -121,7 +123,7 @@ def _lowered(impl, shape_x, shape_w):
 
 def test_auto_runs_the_cpu_plan_on_cpu_and_xla_elsewhere():
   assert jax.default_backend() == "cpu"
-  shape_x, shape_w = (1, 16, 16, 128), (3, 3, 128, 128)  # plan: winograd4
+  shape_x, shape_w = (1, 32, 32, 128), (3, 3, 128, 128)  # plan: winograd2
   assert "convolution" not in _lowered("auto", shape_x, shape_w)
   assert "convolution" in _lowered("xla", shape_x, shape_w)
   # The branch other platforms lower is XLA's own convolution, bit for bit.

@@ -9,10 +9,11 @@ algorithm wins for every layer of the SN-ResNets (benchmarks/RESULTS.md,
 from its shape, and `lax.platform_dependent` applies that choice only when
 the computation is lowered for CPU:
 
-- "winograd4": Winograd F(4x4, 3x3) (winograd.py): 4x fewer multiplications
-  than direct convolution, in the forward pass and, through autodiff, in both
-  gradients. Wins on >= 16x16 maps with >= 128 channels, which are most of
-  the paper-scale FLOPs.
+- "winograd2": Winograd F(2x2, 3x3) (winograd.py): 2.25x fewer
+  multiplications than direct convolution, in the forward pass and, through
+  autodiff, in both gradients. Wins on the large maps with >= 128 channels,
+  which are most of the paper-scale FLOPs. (F(4x4) does 4x fewer and is
+  faster still, but trained measurably worse; see cpu_plan.)
 - "taps": XLA's forward pass and input gradient, and the weight gradient as
   one matmul per kernel tap,
 
@@ -107,12 +108,15 @@ def cpu_plan(x_shape, w_shape, dtype) -> str:
   Measured per layer of the SN-ResNets at batch 64 / 176 on a 2-core AMD
   EPYC (`benchmarks/conv_probe.py --layers`, benchmarks/RESULTS.md):
 
-  - Winograd F(4x4) wins where maps are >= 16x16 and both channel counts
-    >= 128 (1.1-1.4x the best direct form: G's 256-channel 32x32 and 16x16
-    layers, D's 128-channel 32x32 and 16x16 ones). Not in bfloat16, where its
-    output transform amplifies the operands' rounding to a few percent.
-  - The per-tap weight gradient wins at >= 64 channels (1.3-2.7x XLA's) and
-    for the 1-3 channel image input of D's first layer.
+  - Winograd F(2x2) wins on G's 256-channel 16x16 and 32x32 layers and D's
+    128-channel 32x32 ones (1.1-1.25x the per-tap form). F(4x4) is faster
+    still (1.2-1.4x) but is not used: trained with it, the default job
+    reached a clearly worse FD-FMNIST at equal steps on each of three seeds
+    (experiments/2026-12-02_conv_algorithms/), which F(2x2), whose rounding
+    is close to direct convolution's, did not. Float32 only: in bfloat16
+    the transforms' rounding grows to ~0.5 % (winograd.py).
+  - The per-tap weight gradient wins at >= 64 channels otherwise (1.3-2.7x
+    XLA's) and for the 1-3 channel image input of D's first layer.
   - Below that (width-32 nets, G's 3-channel output layer) XLA's own weight
     gradient is 2-7x faster than the taps, whose [C, N*H*W] x [N*H*W, C]
     matmuls are too thin to run at matmul speed.
@@ -123,18 +127,19 @@ def cpu_plan(x_shape, w_shape, dtype) -> str:
     dtype: the compute dtype.
 
   Returns:
-    One of "winograd4", "taps", "xla".
+    One of "winograd2", "taps", "xla".
   """
   kh, kw, c_in, c_out = w_shape
-  small_map = min(x_shape[1], x_shape[2]) < 16
+  side = min(x_shape[1], x_shape[2])
+  channels = min(c_in, c_out)
   if (
     (kh, kw) == (3, 3)
-    and min(c_in, c_out) >= 128
-    and not small_map
     and jnp.dtype(dtype) == jnp.float32
+    and channels >= 128
+    and (side >= 32 or (side >= 16 and channels >= 256))
   ):
-    return "winograd4"
-  if min(c_in, c_out) >= 64 or c_in < 8:
+    return "winograd2"
+  if channels >= 64 or c_in < 8:
     return "taps"
   return "xla"
 
