@@ -200,38 +200,14 @@ class Discriminator32(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool):
+    common = dict(
+      sn=self.spectral_norm, dtype=self.dtype, conv_impl=self.conv_impl
+    )
     blocks = [
-      OptimizedDBlock(
-        self.width,
-        self.spectral_norm,
-        self.dtype,
-        conv_impl=self.conv_impl,
-        name="block1",
-      ),
-      DBlock(
-        self.width,
-        True,
-        self.spectral_norm,
-        self.dtype,
-        conv_impl=self.conv_impl,
-        name="block2",
-      ),
-      DBlock(
-        self.width,
-        False,
-        self.spectral_norm,
-        self.dtype,
-        conv_impl=self.conv_impl,
-        name="block3",
-      ),
-      DBlock(
-        self.width,
-        False,
-        self.spectral_norm,
-        self.dtype,
-        conv_impl=self.conv_impl,
-        name="block4",
-      ),
+      OptimizedDBlock(self.width, **common, name="block1"),
+      DBlock(self.width, True, **common, name="block2"),
+      DBlock(self.width, False, **common, name="block3"),
+      DBlock(self.width, False, **common, name="block4"),
     ]
     h = x.astype(self.dtype)  # [N, 32, 32, C]
     block_features = []
