@@ -159,6 +159,11 @@ def _apply(algo, x, w, pads, precision):
   return winograd.conv3x3(x, w, tile=tile, pads=pads, precision=precision)
 
 
+def _check_impl(impl: str) -> None:
+  if impl not in IMPLS:
+    raise ValueError(f"conv impl {impl!r} is not one of {', '.join(IMPLS)}")
+
+
 def _algorithm(impl, x, w):
   """The algorithm `impl` runs for this layer on the platform it names."""
   if impl in ("tuned", "auto"):
@@ -205,8 +210,7 @@ def conv_general_dilated(
   - "taps", "winograd2", "winograd4": that algorithm for every layer it
     applies to, on every platform (A/B runs and tests).
   """
-  if impl not in IMPLS:
-    raise ValueError(f"conv impl {impl!r} is not one of {', '.join(IMPLS)}")
+  _check_impl(impl)
   simple = (
     dimension_numbers is not None
     and _is_nhwc_hwio(lhs, rhs, dimension_numbers)
@@ -253,6 +257,5 @@ def make(impl: str):
   Raises:
     ValueError: for an impl not in IMPLS.
   """
-  if impl not in IMPLS:
-    raise ValueError(f"conv impl {impl!r} is not one of {', '.join(IMPLS)}")
+  _check_impl(impl)
   return functools.partial(conv_general_dilated, impl=impl)
