@@ -96,8 +96,12 @@ def test_value_and_gradients_match_xla(impl, shape_x, shape_w, padding):
     # D's first layer reads the 1-3 channel image.
     ((176, 32, 32, 3), (3, 3, 3, 128), jnp.float32, "taps"),
     ((176, 32, 32, 1), (3, 3, 1, 32), jnp.float32, "taps"),
-    # Width-32 layers and G's image output layer.
-    ((176, 32, 32, 32), (3, 3, 32, 32), jnp.float32, "xla"),
+    # Width-32 layers on 32x32 maps: XLA's weight gradient is CPU-dependent.
+    ((176, 32, 32, 32), (3, 3, 32, 32), jnp.float32, "taps"),
+    ((64, 32, 32, 32), (3, 3, 32, 32), jnp.float32, "taps"),
+    # Width 32 on smaller maps and G's image output layer.
+    ((176, 16, 16, 32), (3, 3, 32, 32), jnp.float32, "xla"),
+    ((176, 8, 8, 32), (3, 3, 32, 32), jnp.float32, "xla"),
     ((64, 32, 32, 32), (3, 3, 32, 1), jnp.float32, "xla"),
     ((64, 32, 32, 256), (3, 3, 256, 3), jnp.float32, "xla"),
   ],

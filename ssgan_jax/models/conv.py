@@ -21,8 +21,8 @@ the computation is lowered for CPU:
 
   XLA:CPU computes that correlation 3-5x slower than the forward pass at 64+
   channels; as matmuls it runs 1.3-2.7x faster.
-- "xla": XLA's convolution and its own gradients: fastest at width 32,
-  where the per-tap matmuls are too thin.
+- "xla": XLA's convolution and its own gradients: fastest at width 32 on
+  16x16 and smaller maps, where the per-tap matmuls are too thin.
 
 `model.conv` in the config forces one of IMPLS on any platform (A/B runs,
 tests). All of them compute the same function up to float rounding
@@ -117,9 +117,16 @@ def cpu_plan(x_shape, w_shape, dtype) -> str:
     the transforms' rounding grows to ~0.5 % (winograd.py).
   - The per-tap weight gradient wins at >= 64 channels otherwise (1.3-2.7x
     XLA's) and for the 1-3 channel image input of D's first layer.
-  - Below that (width-32 nets, G's 3-channel output layer) XLA's own weight
-    gradient is 2-7x faster than the taps, whose [C, N*H*W] x [N*H*W, C]
-    matmuls are too thin to run at matmul speed.
+  - Width-32 layers on 32x32 maps take the taps too. How fast XLA's own
+    weight gradient runs there depends on the CPU: on an AVX-512 EPYC it
+    matched the taps, on an AVX2 one it was 4.7x slower at 176 x 32x32
+    32->32 (942 vs 198 ms) and 7.8x at 128 channels, which made the
+    default job's step 1.9x slower (0.45 vs 0.84 steps/s). The taps are
+    never far from the best on either, so the plan does not depend on
+    which CPU it runs on.
+  - Below that (width 32 on 16x16 and 8x8 maps, G's 1-3 channel output
+    layer) XLA's own weight gradient is as fast or up to 3.7x faster than
+    the taps, whose [C, N*H*W] x [N*H*W, C] matmuls are too thin there.
 
   Args:
     x_shape: [N, H, W, C_in].
@@ -139,7 +146,7 @@ def cpu_plan(x_shape, w_shape, dtype) -> str:
     and (side >= 32 or (side >= 16 and channels >= 256))
   ):
     return "winograd2"
-  if channels >= 64 or c_in < 8:
+  if channels >= 64 or c_in < 8 or (side >= 32 and c_out >= 8):
     return "taps"
   return "xla"
 
