@@ -13,12 +13,25 @@ Before restoring, the saved parameter shapes are compared with the config's:
 a workdir started with another model gets one clear error instead of a crash
 deep inside Orbax. A checkpoint that cannot be read (truncated or corrupted
 files) is reported and the next older one is used.
+
+Orbax does not check the bytes it reads back, so a flipped bit in an array
+file would be restored silently. `save` therefore records a sha256 of every
+array as it is in memory (`checksums/<step>.process_<i>.json`, one file per
+process for the shards it holds, written before Orbax commits the step), and
+`restore` recomputes them on the restored state: any difference marks the
+checkpoint damaged, like an unreadable one. Hashing the arrays rather than
+Orbax's files keeps the check independent of Orbax's storage layout, and
+also checks that a resume restores exactly the state that was saved.
 """
 
+import hashlib
+import json
+import os
 import pathlib
 
 import jax
 import orbax.checkpoint as ocp
+import numpy as np
 from absl import logging
 
 from ssgan_jax import errors
@@ -42,6 +55,39 @@ def _param_shapes(tree) -> dict[str, tuple[int, ...]]:
     name = _path_name(path)
     if name.startswith(("g/params/", "d/params/")):
       out[name] = tuple(leaf.shape)
+  return out
+
+
+CHECKSUMS_DIR = "checksums"
+
+
+class ChecksumMismatch(Exception):
+  """A restored array differs from the one that was saved."""
+
+
+def _leaf_bytes(leaf) -> list[tuple[str, np.ndarray]]:
+  """(shard index, host array) of this process's unique shards of `leaf`."""
+  if isinstance(leaf, jax.Array):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      leaf = jax.random.key_data(leaf)
+    return [
+      (str(s.index), np.asarray(s.data))
+      for s in leaf.addressable_shards
+      if s.replica_id == 0
+    ]
+  return [("", np.asarray(leaf))]
+
+
+def checksums(state) -> dict[str, str]:
+  """sha256 per leaf over the shards this process holds (name -> hex)."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+    h = hashlib.sha256()
+    for index, arr in _leaf_bytes(leaf):
+      arr = np.ascontiguousarray(arr)
+      h.update(f"{index}|{arr.dtype}|{arr.shape}|".encode())
+      h.update(arr.tobytes())
+    out[_path_name(path)] = h.hexdigest()
   return out
 
 
@@ -98,12 +144,63 @@ class Checkpointer:
           " --workdir or the config the run was started with."
         )
 
+  def _checksum_file(self, step: int) -> pathlib.Path:
+    return (
+      self.directory
+      / CHECKSUMS_DIR
+      / f"{step}.process_{jax.process_index()}.json"
+    )
+
+  def _write_checksums(self, step: int, state) -> None:
+    path = self._checksum_file(step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(checksums(state), indent=0, sort_keys=True))
+    os.replace(tmp, path)  # atomic: never a half-written list
+
+  def _verify(self, step: int, state) -> None:
+    """Raises ChecksumMismatch when restored arrays differ from the saved."""
+    path = self._checksum_file(step)
+    if not path.exists():
+      logging.warning(
+        "Checkpoint %s/%d has no checksums (saved by an older version);"
+        " restored without verifying its bytes.",
+        self.directory,
+        step,
+      )
+      return
+    want = json.loads(path.read_text())
+    got = checksums(state)
+    bad = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+    if bad:
+      raise ChecksumMismatch(
+        f"{len(bad)} array(s) differ from what was saved, e.g. {bad[0]}"
+      )
+
+  def _drop_stale_checksums(self, saving: int) -> None:
+    """Removes checksum files of steps Orbax has deleted (max_to_keep).
+
+    `saving` may not be committed yet; every earlier save is (Orbax waits
+    for the previous save before it starts the next).
+    """
+    kept = set(self.all_steps()) | {saving}
+    folder = self.directory / CHECKSUMS_DIR
+    if not folder.is_dir():
+      return
+    mine = f".process_{jax.process_index()}.json"
+    for f in folder.iterdir():
+      step = f.name.split(".", 1)[0]
+      if f.name.endswith(mine) and step.isdigit() and int(step) not in kept:
+        f.unlink(missing_ok=True)
+
   def restore(self, step: int, abstract_state):
     """Restores `step` into the structure/shardings of `abstract_state`."""
     self.check_compatible(step, abstract_state)
-    return self.manager.restore(
+    state = self.manager.restore(
       step, args=ocp.args.StandardRestore(abstract_state)
     )
+    self._verify(step, state)
+    return state
 
   def restore_latest(self, abstract_state):
     """The newest readable checkpoint, or None when the run is new.
@@ -137,6 +234,10 @@ class Checkpointer:
         if jax.process_index() == 0:
           (self.directory / str(step)).rename(aside)
         sharding.barrier("move_damaged")
+        # Each process moves its own checksums along with the checkpoint.
+        sums = self._checksum_file(step)
+        if sums.exists():
+          os.replace(sums, aside / sums.name)
         self.manager.reload()
     if steps:
       raise errors.UserError(
@@ -146,9 +247,15 @@ class Checkpointer:
     return None
 
   def save(self, step: int, state, force: bool = False) -> bool:
-    return self.manager.save(
+    if not force and not self.manager.should_save(step):
+      return False
+    # Before Orbax commits the step, so that every committed step has them.
+    self._write_checksums(step, state)
+    saved = self.manager.save(
       step, args=ocp.args.StandardSave(state), force=force
     )
+    self._drop_stale_checksums(step)
+    return saved
 
   def wait(self) -> None:
     self.manager.wait_until_finished()

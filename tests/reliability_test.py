@@ -82,6 +82,40 @@ def test_damaged_newest_checkpoint_falls_back(trained, tmp_path):
   assert _steps(workdir)[-1] == 6
 
 
+def test_flipped_byte_in_newest_checkpoint_is_caught(trained, tmp_path):
+  # Orbax reads a flipped byte back without complaint (issue 17): the
+  # array checksums written at save time catch it.
+  workdir = _copy(trained, tmp_path)
+  # The largest array data file (OCDBT's d/ folders; not the JSON metadata,
+  # whose damage Orbax's parser already reports).
+  files = [
+    f
+    for f in (workdir / "checkpoints" / "4").rglob("*")
+    if f.is_file() and f.parent.name == "d"
+  ]
+  biggest = max(files, key=lambda f: f.stat().st_size)
+  data = bytearray(biggest.read_bytes())
+  data[len(data) // 2] ^= 0x01
+  biggest.write_bytes(bytes(data))
+  out = _run(workdir, "--config.total_steps=6")
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert "/4 is damaged (ChecksumMismatch: 1 array(s) differ" in out.stderr
+  assert "at step 2" in out.stderr and "Trained steps 2..6" in out.stderr
+  assert (workdir / "checkpoints" / "4.damaged").is_dir()
+  assert _steps(workdir)[-1] == 6
+
+
+def test_checksums_follow_the_kept_checkpoints(trained, tmp_path):
+  workdir = _copy(trained, tmp_path)
+  out = _run(workdir, "--config.total_steps=10")
+  assert out.returncode == 0, out.stderr[-3000:]
+  sums = sorted(
+    int(f.name.split(".")[0])
+    for f in (workdir / "checkpoints" / "checksums").iterdir()
+  )
+  assert sums == _steps(workdir)  # max_to_keep deleted the rest with theirs
+
+
 def test_resume_is_bit_exact(trained, tmp_path):
   # 2 steps, stop, resume to 4 == 4 steps straight (same seed).
   workdir = tmp_path / "split"
