@@ -30,8 +30,8 @@ import os
 import pathlib
 
 import jax
-import orbax.checkpoint as ocp
 import numpy as np
+import orbax.checkpoint as ocp
 from absl import logging
 
 from ssgan_jax import errors

@@ -5,6 +5,7 @@ XLA_FLAGS must be set before JAX initialises its backend, hence at import.
 
 import atexit
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,19 @@ def devices8():
   if len(devs) < 8:
     pytest.fail("tests need 8 fake CPU devices (XLA_FLAGS was set too late)")
   return devs[:8]
+
+
+def kept_checkpoints(directory) -> list[str]:
+  """The step folders in a checkpoint directory (its checksums/ aside).
+
+  Also checks that checksums/ holds a file for each kept step and for no
+  other (one per process that saved it).
+  """
+  directory = pathlib.Path(directory)
+  steps = sorted(p.name for p in directory.iterdir() if p.name != "checksums")
+  sums = {f.name.split(".")[0] for f in (directory / "checksums").iterdir()}
+  assert sums == set(steps), (sums, steps)
+  return steps
 
 
 def load_checkpoint(step_dir):

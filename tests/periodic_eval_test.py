@@ -4,6 +4,7 @@ import json
 import threading
 
 import pytest
+from conftest import kept_checkpoints
 from conftest import tiny_config
 
 from ssgan_jax import config_lib
@@ -68,7 +69,7 @@ def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
   want = min((r["fd_fmnist"], s) for s, r in results.items())
   assert (best["value"], best["step"]) == want
   assert best["metric"] == "fd_fmnist" and best["mode"] == "min"
-  kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
+  kept = kept_checkpoints(workdir / "best_checkpoint")
   assert kept == [str(best["step"])]
 
   # A resumed run takes the best from the kept checkpoint and its score,
@@ -87,7 +88,7 @@ def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
   assert (during / "step_6.json").exists()
   again = json.loads((workdir / "eval" / "best.json").read_text())
   assert again["step"] == best["step"] and again["value"] == -1.0
-  kept = [p.name for p in (workdir / "best_checkpoint").iterdir()]
+  kept = kept_checkpoints(workdir / "best_checkpoint")
   assert kept == [str(best["step"])]
 
 
@@ -108,7 +109,7 @@ def test_resume_runs_the_evaluation_a_stop_cut_short(tmp_path):
   assert again["fd_fmnist"] == first["fd_fmnist"]
   best = json.loads((workdir / "eval" / "best.json").read_text())
   assert (best["step"], best["value"]) == (4, first["fd_fmnist"])
-  assert [p.name for p in (workdir / "best_checkpoint").iterdir()] == ["4"]
+  assert kept_checkpoints(workdir / "best_checkpoint") == ["4"]
 
 
 def test_eval_off_writes_nothing(tmp_path):
