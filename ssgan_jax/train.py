@@ -9,11 +9,14 @@ newest checkpoint in `workdir/checkpoints`.
 """
 
 import contextlib
+import datetime
+import fcntl
 import functools
 import json
 import os
 import pathlib
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -75,6 +78,46 @@ def prepare_workdir(workdir: str) -> pathlib.Path:
       " --workdir."
     ) from None
   return path
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def workdir_lock(path: pathlib.Path):
+  """Holds `path/.lock` so that a second run into the same workdir stops.
+
+  Two runs writing one workdir would interleave checkpoints, TensorBoard
+  files and config.json. The lock is an advisory `flock`, which the kernel
+  releases when the holder exits, however it exits: after a crash or a
+  SIGKILL the file stays but is not locked, and the next run takes it over
+  (no stale-lock cleanup needed). The file records who holds it, for the
+  second run's message. Taken by the first process of a run only (all
+  processes of one run share the workdir).
+  """
+  if jax.process_index() != 0:
+    yield
+    return
+  lock = path / LOCK_FILE
+  with open(lock, "a+", encoding="utf-8") as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      f.seek(0)
+      holder = f.read().strip() or "another process"
+      raise errors.UserError(
+        f"workdir {path} is in use by another run ({holder}); wait for it"
+        " to finish or stop it, or choose another --workdir."
+      ) from None
+    f.seek(0)
+    f.truncate()
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {now}\n")
+    f.flush()
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def write_json_atomic(path: pathlib.Path, obj) -> None:
@@ -178,7 +221,13 @@ class StopSignal:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains (or resumes) the run in `workdir`; returns the final state."""
   config_lib.validate(config)
-  workdir = prepare_workdir(workdir)
+  path = prepare_workdir(workdir)
+  with workdir_lock(path):
+    return _train(config, path)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path):
+  """train_and_evaluate's body, with the workdir checked and locked."""
   is_main = jax.process_index() == 0
 
   # --- Components, mesh, RNG -------------------------------------------------

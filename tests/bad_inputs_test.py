@@ -302,6 +302,21 @@ def _unwritable_case(tmp_path):
   return _message(info.value, tmp_path)
 
 
+def _locked_case(tmp_path):
+  """A second run into a workdir whose run still holds the lock."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+
+  workdir = tmp_path / "workdir"
+  workdir.mkdir()
+  with open(workdir / train.LOCK_FILE, "w", encoding="utf-8") as f:
+    f.write("pid 4242 on host-a since 2026-12-02T08:00:00+00:00\n")
+    f.flush()
+    fcntl.flock(f, fcntl.LOCK_EX)
+    with pytest.raises(errors.UserError) as info:
+      train.train_and_evaluate(tiny_config(), str(workdir))
+  return _message(info.value, tmp_path)
+
+
 def _non_square_case(tmp_path):
   del tmp_path
   with pytest.raises(errors.UserError) as info:
@@ -352,6 +367,11 @@ OTHER_CASES = [
     "is corrupt: sha256",
   ),
   ("--workdir under an existing file", _unwritable_case, "is not writable"),
+  (
+    "--workdir of a run that is still running",
+    _locked_case,
+    "is in use by another run (pid 4242 on host-a",
+  ),
   (
     "rotation of non-square images [2, 32, 28, 1]",
     _non_square_case,

@@ -268,3 +268,31 @@ def test_workdir_check_is_safe_for_concurrent_processes(tmp_path):
   with concurrent.futures.ThreadPoolExecutor(4) as pool:
     list(pool.map(check, range(4)))  # re-raises any UserError
   assert not list(workdir.iterdir())  # no probe file left behind
+
+
+def test_second_run_into_a_running_workdir_stops_with_one_line(
+  trained, tmp_path
+):
+  """Two runs into one workdir: the second stops before touching it; the
+  lock a killed run leaves behind is not held and is taken over."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+
+  workdir = _copy(trained, tmp_path)
+  before = sorted(str(p) for p in workdir.rglob("*"))
+  lock = workdir / ".lock"
+  with open(lock, "w", encoding="utf-8") as f:
+    f.write("pid 4242 on host-a since 2026-12-02T08:00:00+00:00\n")
+    f.flush()
+    fcntl.flock(f, fcntl.LOCK_EX)
+    out = _run(workdir, "--config.total_steps=6")
+  assert out.returncode == 2, out.stderr[-3000:]
+  assert "is in use by another run (pid 4242 on host-a" in out.stderr
+  assert "Traceback" not in out.stderr
+  assert sorted(str(p) for p in workdir.rglob("*")) == before
+  assert _steps(workdir)[-1] == 4
+  # The holder is gone (its file stays, unlocked): the next run trains.
+  out = _run(workdir, "--config.total_steps=6")
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert _steps(workdir)[-1] == 6
+  assert lock.read_text().startswith("pid ")
+  assert "4242" not in lock.read_text()
