@@ -15,7 +15,6 @@ import sys
 import jax
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 from ssgan_jax import cli
@@ -124,12 +123,6 @@ def main(argv):
   tf.config.set_visible_devices([], "GPU")
   jax.config.update("jax_threefry_partitionable", True)
   init_processes()
-  logging.info(
-    "JAX: %d processes, %d devices (%s).",
-    jax.process_count(),
-    jax.device_count(),
-    jax.devices()[0].platform,
-  )
   from ssgan_jax import train  # pylint: disable=g-import-not-at-top
 
   try:

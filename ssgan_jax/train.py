@@ -220,22 +220,30 @@ class StopSignal:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains (or resumes) the run in `workdir`; returns the final state."""
+  # Every check of the inputs before anything is written to the workdir.
   config_lib.validate(config)
-  path = prepare_workdir(workdir)
-  with workdir_lock(path):
-    return _train(config, path)
-
-
-def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path):
-  """train_and_evaluate's body, with the workdir checked and locked."""
-  is_main = jax.process_index() == 0
-
-  # --- Components, mesh, RNG -------------------------------------------------
   comps = state_lib.build_components(config)
   mesh = sharding.make_mesh(config.mesh)
   sharding.check_batch_size(
     config.batch_size, mesh, layout.group_size(list(comps.tasks))
   )
+  # Data before anything is compiled: a missing dataset fails in seconds.
+  source = input_pipeline.create_source(config)
+  score = None
+  if config.eval.every_steps > 0:
+    from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+
+    score = periodic.make_scorer(config)  # reads weights / reference files
+  path = prepare_workdir(workdir)
+  with workdir_lock(path):
+    return _train(config, path, comps, mesh, source, score)
+
+
+def _train(config, workdir: pathlib.Path, comps, mesh, source, score):
+  """train_and_evaluate's body, with the inputs checked, the workdir locked."""
+  is_main = jax.process_index() == 0
+
+  # --- RNG -------------------------------------------------------------------
   repl = sharding.replicated(mesh)
   # Named streams, born replicated on the mesh (no implicit transfers; on
   # several processes every process holds the same keys).
@@ -243,9 +251,6 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path):
     lambda: tuple(jax.random.split(jax.random.key(config.seed), 3)),
     out_shardings=repl,
   )()
-
-  # Data before anything is compiled: a missing dataset fails in seconds.
-  source = input_pipeline.create_source(config)
 
   # --- State: shapes first, then restore or sharded init -------------------
   init_fn = functools.partial(state_lib.init_state, comps)
@@ -255,6 +260,14 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path):
   )
   state = ckpt.restore_latest(
     checkpointing.abstract_with_shardings(abstract, repl)
+  )
+  # Logged only once every check that can fail on the inputs has passed, so
+  # that a bad input prints its one error line and nothing before it.
+  logging.info(
+    "JAX: %d processes, %d devices (%s).",
+    jax.process_count(),
+    jax.device_count(),
+    jax.devices()[0].platform,
   )
   if state is None:
     state = jax.jit(init_fn, out_shardings=repl)(init_rng)
@@ -307,7 +320,9 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path):
   if config.eval.every_steps > 0:
     from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
-    evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir)
+    evaluator = periodic.PeriodicEvaluator(
+      config, comps, mesh, workdir, score=score
+    )
     evaluator.resume(state, start, config.total_steps, writer)
 
   # --- Loop ----------------------------------------------------------------

@@ -339,14 +339,10 @@ def _cli(tmp_path, *args):
   out = run_main(tmp_path / "w", *args, timeout=300)
   assert out.returncode != 0
   assert "Traceback" not in out.stderr, out.stderr[-2000:]
-  lines = [
-    line
-    for line in out.stderr.splitlines()
-    if line.strip() and not line.startswith(("I", "W0", "WARNING"))
-  ]
-  first = [ln for ln in lines if "rror" in ln]
-  assert first, out.stderr[-2000:]
-  return first[0].replace(str(tmp_path), "<tmp>")
+  # One line and nothing else: no library start-up noise, no INFO lines.
+  lines = [line for line in out.stderr.splitlines() if line.strip()]
+  assert len(lines) == 1 and "rror" in lines[0], out.stderr[-2000:]
+  return lines[0].replace(str(tmp_path), "<tmp>")
 
 
 def _no_get_config(tmp_path):
@@ -460,6 +456,39 @@ def test_bad_input(case_id, tmp_path):
   assert expected in msg, msg
   assert "\n" not in msg.strip(), msg
   _RESULTS[case_id] = msg
+
+
+# A spread of the config cases, run through the command line as a user
+# types them: the whole of stderr must be the one error line.
+CLI_SAMPLE = [
+  c[0] for c in CONFIG_CASES if c[0].startswith("--config.") and " " not in c[0]
+][::8]
+
+
+@pytest.mark.parametrize("flag", CLI_SAMPLE)
+def test_config_error_is_the_only_line_on_the_command_line(flag, tmp_path):
+  expected = {c[0]: c[2] for c in CONFIG_CASES}[flag]
+  quick = "configs/fashion_mnist_ssgan.py:quick"
+  assert expected in _cli(tmp_path, "--config", quick, flag)
+  assert not (tmp_path / "w").exists()  # nothing written
+
+
+def test_malformed_evaluator_weights_stop_before_the_workdir(tmp_path):
+  # Used to fail only after ~75 lines of parameter tables, with config.json,
+  # a TensorBoard file and checkpoints/ already written (issue 17).
+  bad = tmp_path / "weights.npz"
+  bad.write_text("not an archive")
+  msg = _cli(
+    tmp_path,
+    "--config",
+    "configs/fashion_mnist_ssgan.py:quick",
+    "--config.eval.every_steps=2",
+    "--config.eval.evaluator=inception",
+    f"--config.eval.inception_weights={bad}",
+    f"--config.eval.reference_stats={bad}",
+  )
+  assert "are not an .npz archive" in msg
+  assert not (tmp_path / "w").exists()
 
 
 def render(results: dict[str, str]) -> str:

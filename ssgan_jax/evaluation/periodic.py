@@ -166,6 +166,16 @@ def is_better(value: float, best: float | None, mode: str) -> bool:
   return value < best if mode == "min" else value > best
 
 
+def make_scorer(config: ml_collections.ConfigDict):
+  """The config's evaluator, built: reads its weights and reference files.
+
+  train.py calls this before it writes to the workdir, so that a missing or
+  malformed file stops the run with one line and leaves nothing behind.
+  """
+  validate(config)
+  return EVALUATORS.get(config.eval.evaluator)(config)
+
+
 class PeriodicEvaluator:
   """Samples, scores, logs and keeps the best checkpoint during training."""
 
@@ -175,14 +185,16 @@ class PeriodicEvaluator:
     comps: state_lib.Components,
     mesh,
     workdir: pathlib.Path,
+    score=None,
   ):
-    validate(config)
+    if score is None:
+      score = make_scorer(config)
     self.config = config.eval
     self.comps = comps
     self.mesh = mesh
     self.workdir = pathlib.Path(workdir)
     self.is_main = jax.process_index() == 0
-    self.score = EVALUATORS.get(self.config.evaluator)(config)
+    self.score = score
     self.metric = self.config.best_metric
     self.mode = METRIC_MODES.get(self.metric, "min")
     self.best_path = self.workdir / "eval" / "best.json"
