@@ -59,9 +59,31 @@ def default_data_dir() -> pathlib.Path:
   """`$SSGAN_JAX_FASHION_MNIST_DIR`, else `<repo>/data/fashion_mnist`."""
   if os.environ.get(DATA_DIR_ENV):
     return pathlib.Path(os.environ[DATA_DIR_ENV])
+  return _embedded_dir()
+
+
+def _embedded_dir() -> pathlib.Path:
   return (
     pathlib.Path(__file__).resolve().parent.parent / "data" / "fashion_mnist"
   )
+
+
+def _restore_hint(path: pathlib.Path) -> str:
+  """How to get a good copy of `path` back, for the copy it is."""
+  embedded = _embedded_dir()
+  repo = embedded.parent.parent
+  if path.resolve().parent == embedded and (repo / ".git").exists():
+    return (
+      f"restore it with `git checkout -- data/fashion_mnist/{path.name}` in"
+      f" {repo}"
+    )
+  hint = (
+    f"re-copy it into {path.parent} from Debian's dataset-fashion-mnist"
+    " package or from the repository's data/fashion_mnist/"
+  )
+  if os.environ.get(DATA_DIR_ENV):
+    hint += f", or unset ${DATA_DIR_ENV} to use the embedded copy"
+  return hint
 
 
 def sha256(path: pathlib.Path) -> str:
@@ -78,16 +100,14 @@ def _read_verified(path: pathlib.Path) -> bytes:
   if not path.is_file():
     raise errors.DataError(
       f"Fashion-MNIST file {path} is missing (expected sha256 {expected});"
-      f" restore it from the repository or point ${DATA_DIR_ENV} at a"
-      " directory with the four IDX .gz files (Debian package"
-      " dataset-fashion-mnist)."
+      f" {_restore_hint(path)}, or point ${DATA_DIR_ENV} at a directory with"
+      " the four IDX .gz files."
     )
   got = sha256(path)
   if got != expected:
     raise errors.DataError(
       f"Fashion-MNIST file {path} is corrupt: sha256 {got}, expected"
-      f" {expected}; restore it with `git checkout -- {path.name}` in"
-      f" {path.parent} or re-copy it from Debian's dataset-fashion-mnist."
+      f" {expected}; {_restore_hint(path)}."
     )
   with gzip.open(path, "rb") as f:
     return f.read()

@@ -360,7 +360,7 @@ OTHER_CASES = [
   (
     "corrupt Fashion-MNIST file",
     lambda t: _data_dir_case("corrupt", t),
-    "is corrupt: sha256",
+    "or unset $SSGAN_JAX_FASHION_MNIST_DIR to use the embedded copy",
   ),
   ("--workdir under an existing file", _unwritable_case, "is not writable"),
   (
@@ -489,6 +489,18 @@ def test_malformed_evaluator_weights_stop_before_the_workdir(tmp_path):
   )
   assert "are not an .npz archive" in msg
   assert not (tmp_path / "w").exists()
+
+
+def test_restore_hint_fits_the_copy():
+  # The repository's own copy: git can restore it. Any other copy (issue
+  # 17: a copy outside the repo was told to `git checkout` itself): re-copy.
+  name = "train-labels-idx1-ubyte.gz"
+  own = fashion_mnist._embedded_dir() / name  # pylint: disable=protected-access
+  hint = fashion_mnist._restore_hint  # pylint: disable=protected-access
+  if (pathlib.Path(REPO) / ".git").exists():
+    assert f"git checkout -- data/fashion_mnist/{name}` in {REPO}" in hint(own)
+  other = hint(pathlib.Path("/elsewhere/fmnist") / name)
+  assert "git" not in other and "re-copy it into /elsewhere/fmnist" in other
 
 
 def render(results: dict[str, str]) -> str:
