@@ -29,8 +29,56 @@ def quiet_library_logs() -> None:
   logging.get_absl_handler().addFilter(_QuietLibraries())
 
 
+class _Deferred(std_logging.Filter):
+  """Holds log records back until the inputs have been checked.
+
+  While the config, data and files are being checked, libraries log what
+  they are doing (TFDS its download attempt, ...). If a check then fails,
+  those lines would stand before the one error line; so they are held and
+  dropped on failure, or emitted in order once the checks have passed.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self.held: list[std_logging.LogRecord] | None = []
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    if self.held is None:
+      return True
+    self.held.append(record)
+    return False
+
+
+_DEFERRED = _Deferred()
+
+
+def defer_logs() -> None:
+  """Holds every absl log record back until `release_logs`."""
+  _DEFERRED.held = []
+  logging.get_absl_handler().addFilter(_DEFERRED)
+
+
+def release_logs() -> None:
+  """Emits the held records and stops holding (checks passed)."""
+  held, _DEFERRED.held = _DEFERRED.held or [], None
+  handler = logging.get_absl_handler()
+  handler.removeFilter(_DEFERRED)
+  for record in held:
+    handler.handle(record)
+
+
 def fail(message: str) -> NoReturn:
-  """Prints `error: message` on stderr and exits with status 2."""
+  """Prints `error: message` on stderr and exits with status 2.
+
+  Log records held by `defer_logs` are dropped, unless --verbosity asks
+  for more than the default (then they are shown before the error).
+  """
+  if _DEFERRED.held is not None:
+    if logging.get_verbosity() > logging.INFO:
+      release_logs()
+    else:
+      _DEFERRED.held = None
+      logging.get_absl_handler().removeFilter(_DEFERRED)
   print(f"error: {message}", file=sys.stderr)
   sys.exit(2)
 

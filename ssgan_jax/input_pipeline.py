@@ -25,7 +25,10 @@ Two sources:
 padded 28 -> 32 with the background value (-1 after scaling).
 """
 
+import logging as std_logging
 import os
+import pathlib
+import shutil
 
 import jax
 import ml_collections
@@ -85,7 +88,7 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
       " set --config.dataset.download=True on a machine with internet."
     )
   try:
-    builder.download_and_prepare()
+    _download_and_prepare(builder, shown_dir)
   except Exception as e:  # pylint: disable=broad-except
     raise errors.DataError(
       f"could not download/prepare TFDS dataset {dc.name!r} into data_dir"
@@ -93,6 +96,49 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
       " elsewhere and copy it there, or set --config.dataset.data_dir."
     ) from None
   return builder
+
+
+# TFDS retries a failed request 10 times with exponential backoff (0.2 s
+# doubling: ~200 s) before it reports an offline machine. A few retries
+# still ride out a transient error; an offline machine fails in seconds.
+DOWNLOAD_RETRIES = 2
+
+
+def _download_and_prepare(builder, data_dir: str) -> None:
+  """`builder.download_and_prepare()`, failing fast and leaving no debris.
+
+  On failure every file and folder the attempt created under `data_dir`
+  (TFDS's `*.tmp.*` download folders, empty dataset folders) is removed, so
+  that a failed download leaves the data_dir as it was.
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core.download import downloader  # pylint: disable=g-import-not-at-top
+
+  root = pathlib.Path(data_dir)
+  before = set(root.rglob("*")) if root.exists() else set()
+  root_existed = root.exists()
+  retries = downloader.MAX_RETRIES
+  downloader.MAX_RETRIES = DOWNLOAD_RETRIES
+  tfds.disable_progress_bar()  # its bars would be the lines before the error
+  # urllib3 warns about each retry; the outcome reaches the user as one line.
+  urllib3_log = std_logging.getLogger("urllib3")
+  urllib3_level = urllib3_log.level
+  urllib3_log.setLevel(std_logging.ERROR)
+  try:
+    builder.download_and_prepare()
+  except BaseException:
+    created = set(root.rglob("*")) - before if root.exists() else set()
+    for path in sorted(created, key=lambda p: len(p.parts), reverse=True):
+      if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        path.unlink(missing_ok=True)
+    if not root_existed and root.exists() and not any(root.iterdir()):
+      root.rmdir()
+    raise
+  finally:
+    downloader.MAX_RETRIES = retries
+    urllib3_log.setLevel(urllib3_level)
 
 
 def _cond_gan_needs_labels(name: str) -> errors.DataError:

@@ -125,13 +125,19 @@ def main(argv):
   init_processes()
   from ssgan_jax import train  # pylint: disable=g-import-not-at-top
 
+  cli.defer_logs()  # until the inputs are checked: an error is one line
   try:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    train.train_and_evaluate(
+      _CONFIG.value, _WORKDIR.value, checks_passed=cli.release_logs
+    )
   except errors.UserError as e:
     cli.fail(str(e))
   except errors.Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(128 + e.signum)
+  except BaseException:
+    cli.release_logs()  # a crash keeps its context in the log
+    raise
 
 
 def _make_configs_importable() -> None:

@@ -218,8 +218,15 @@ class StopSignal:
     return flag
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains (or resumes) the run in `workdir`; returns the final state."""
+def train_and_evaluate(
+  config: ml_collections.ConfigDict, workdir: str, checks_passed=None
+):
+  """Trains (or resumes) the run in `workdir`; returns the final state.
+
+  `checks_passed`, if given, is called once every check that can fail on
+  the user's inputs (config, data, files, workdir, checkpoint) has passed:
+  the command line holds log lines back until then.
+  """
   # Every check of the inputs before anything is written to the workdir.
   config_lib.validate(config)
   comps = state_lib.build_components(config)
@@ -236,10 +243,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     score = periodic.make_scorer(config)  # reads weights / reference files
   path = prepare_workdir(workdir)
   with workdir_lock(path):
-    return _train(config, path, comps, mesh, source, score)
+    return _train(config, path, comps, mesh, source, score, checks_passed)
 
 
-def _train(config, workdir: pathlib.Path, comps, mesh, source, score):
+def _train(
+  config, workdir: pathlib.Path, comps, mesh, source, score, checks_passed
+):
   """train_and_evaluate's body, with the inputs checked, the workdir locked."""
   is_main = jax.process_index() == 0
 
@@ -261,8 +270,9 @@ def _train(config, workdir: pathlib.Path, comps, mesh, source, score):
   state = ckpt.restore_latest(
     checkpointing.abstract_with_shardings(abstract, repl)
   )
-  # Logged only once every check that can fail on the inputs has passed, so
-  # that a bad input prints its one error line and nothing before it.
+  # Every check that can fail on the inputs has passed.
+  if checks_passed is not None:
+    checks_passed()
   logging.info(
     "JAX: %d processes, %d devices (%s).",
     jax.process_count(),

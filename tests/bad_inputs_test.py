@@ -12,6 +12,7 @@ and commit the regenerated file.
 
 import os
 import pathlib
+import time
 
 import jax.numpy as jnp
 import ml_collections
@@ -501,6 +502,28 @@ def test_restore_hint_fits_the_copy():
     assert f"git checkout -- data/fashion_mnist/{name}` in {REPO}" in hint(own)
   other = hint(pathlib.Path("/elsewhere/fmnist") / name)
   assert "git" not in other and "re-copy it into /elsewhere/fmnist" in other
+
+
+def test_offline_tfds_download_fails_in_seconds_and_leaves_nothing(
+  tmp_path, monkeypatch
+):
+  # An offline machine, made deterministic: every request goes to a closed
+  # local port. TFDS's own 10 retries with backoff took ~210 s (issue 17).
+  data_dir = tmp_path / "tfds"
+  monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+  monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+  t0 = time.time()
+  msg = _cli(
+    tmp_path,
+    "--config",
+    "configs/cifar10_ssgan.py:quick",
+    f"--config.dataset.data_dir={data_dir}",
+  )
+  took = time.time() - t0
+  assert "could not download/prepare TFDS dataset 'cifar10'" in msg
+  assert took < 30, took  # TensorFlow's import included
+  assert not data_dir.exists()  # no partial download left behind
+  assert not (tmp_path / "w").exists()
 
 
 def render(results: dict[str, str]) -> str:
