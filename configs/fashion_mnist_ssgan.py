@@ -3,8 +3,8 @@
   python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
       --workdir runs/fmnist_ssgan
 
-Hardware: 2 CPU cores. Runtime: about 20 minutes (see README for the measured
-time). Expected: recognisable clothing in workdir/samples/ (the last grid).
+Hardware: 2 CPU cores. Runtime: about 20-26 minutes, by CPU (README has the
+measured times). Expected: recognisable clothing in workdir/samples/ (the last grid).
 Same SN-ResNet family and losses as the paper's CIFAR10 setting, but narrower
 (G 32 / D 32 channels, batch 64, n_dis 1, 1,500 G steps) so that it runs on a
 laptop; for paper scale use configs/cifar10_ssgan.py on a GPU/TPU. The
