@@ -40,7 +40,8 @@ class _Deferred(std_logging.Filter):
 
   def __init__(self):
     super().__init__()
-    self.held: list[std_logging.LogRecord] | None = []
+    # The records held back; None while not holding (before defer_logs).
+    self.held: list[std_logging.LogRecord] | None = None
 
   def filter(self, record: std_logging.LogRecord) -> bool:
     if self.held is None:
@@ -58,13 +59,17 @@ def defer_logs() -> None:
   logging.get_absl_handler().addFilter(_DEFERRED)
 
 
+def _stop_holding() -> list[std_logging.LogRecord]:
+  """Stops holding records back; returns those held (none if not holding)."""
+  held, _DEFERRED.held = _DEFERRED.held or [], None
+  logging.get_absl_handler().removeFilter(_DEFERRED)
+  return held
+
+
 def release_logs() -> None:
   """Emits the held records and stops holding (checks passed)."""
-  held, _DEFERRED.held = _DEFERRED.held or [], None
-  handler = logging.get_absl_handler()
-  handler.removeFilter(_DEFERRED)
-  for record in held:
-    handler.handle(record)
+  for record in _stop_holding():
+    logging.get_absl_handler().handle(record)
 
 
 def fail(message: str) -> NoReturn:
@@ -73,12 +78,10 @@ def fail(message: str) -> NoReturn:
   Log records held by `defer_logs` are dropped, unless --verbosity asks
   for more than the default (then they are shown before the error).
   """
-  if _DEFERRED.held is not None:
-    if logging.get_verbosity() > logging.INFO:
-      release_logs()
-    else:
-      _DEFERRED.held = None
-      logging.get_absl_handler().removeFilter(_DEFERRED)
+  if logging.get_verbosity() > logging.INFO:
+    release_logs()
+  else:
+    _stop_holding()
   print(f"error: {message}", file=sys.stderr)
   sys.exit(2)
 

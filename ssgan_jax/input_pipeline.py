@@ -107,9 +107,11 @@ DOWNLOAD_RETRIES = 2
 def _download_and_prepare(builder, data_dir: str) -> None:
   """`builder.download_and_prepare()`, failing fast and leaving no debris.
 
-  On failure every file and folder the attempt created under `data_dir`
-  (TFDS's `*.tmp.*` download folders, empty dataset folders) is removed, so
-  that a failed download leaves the data_dir as it was.
+  On failure what the attempt created for this dataset (its folder and its
+  `downloads/<name>` folder with TFDS's `*.tmp.*` downloads) is removed,
+  then any folder it created that is left empty, so that a failed download
+  leaves the data_dir as it was. Other datasets' files are not touched,
+  even if another process is preparing one in the same data_dir.
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from tensorflow_datasets.core.download import downloader  # pylint: disable=g-import-not-at-top
@@ -128,11 +130,18 @@ def _download_and_prepare(builder, data_dir: str) -> None:
     builder.download_and_prepare()
   except BaseException:
     created = set(root.rglob("*")) - before if root.exists() else set()
-    for path in sorted(created, key=lambda p: len(p.parts), reverse=True):
+    owned = (root / builder.name, root / "downloads" / builder.name)
+    deepest_first = sorted(created, key=lambda p: len(p.parts), reverse=True)
+    for path in deepest_first:
+      if not any(path == o or o in path.parents for o in owned):
+        continue
       if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
       else:
         path.unlink(missing_ok=True)
+    for path in deepest_first:  # e.g. downloads/extracted, left empty
+      if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        path.rmdir()
     if not root_existed and root.exists() and not any(root.iterdir()):
       root.rmdir()
     raise

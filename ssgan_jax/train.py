@@ -330,9 +330,7 @@ def _train(
   if config.eval.every_steps > 0:
     from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
-    evaluator = periodic.PeriodicEvaluator(
-      config, comps, mesh, workdir, score=score
-    )
+    evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir, score)
     evaluator.resume(state, start, config.total_steps, writer)
 
   # --- Loop ----------------------------------------------------------------

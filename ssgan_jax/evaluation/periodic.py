@@ -185,10 +185,9 @@ class PeriodicEvaluator:
     comps: state_lib.Components,
     mesh,
     workdir: pathlib.Path,
-    score=None,
+    score,
   ):
-    if score is None:
-      score = make_scorer(config)
+    """`score` is `make_scorer(config)`, built before the workdir is."""
     self.config = config.eval
     self.comps = comps
     self.mesh = mesh
