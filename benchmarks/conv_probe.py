@@ -128,7 +128,7 @@ LAYERS = {
 }
 
 
-def _jax_layers(scale, reps):
+def _jax_layers(scale, reps, ynn_convs=False):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
@@ -152,14 +152,20 @@ def _jax_layers(scale, reps):
         dimension_numbers=dn,
         impl=algo,
       )
-      fwd = jax.jit(f)
-      both = jax.jit(lambda x, w, g, f=f: jax.vjp(f, x, w)[1](g))
+      # As the models' jits: XLA's convolutions on its threaded kernels,
+      # unless --ynn_convs asks for this jaxlib's default (YNNPACK).
+      options = None if ynn_convs else conv_lib.compiler_options("cpu")
+      jit = functools.partial(jax.jit, compiler_options=options)
+      fwd = jit(f)
+      both = jit(lambda x, w, g, f=f: jax.vjp(f, x, w)[1](g))
       args = (x, w, g)
       times[algo] = (
         _best(lambda fwd=fwd, a=args: fwd(*a[:2]).block_until_ready(), reps),
         _best(lambda b=both, a=args: jax.block_until_ready(b(*a)), reps),
       )
-    plan = conv_lib.cpu_plan(x.shape, w.shape, x.dtype)
+    plan = conv_lib.cpu_plan(
+      x.shape, w.shape, x.dtype, threaded_convs=not ynn_convs
+    )
     cells = " ".join(
       f"{a} {t[0] * 1e3:7.1f}/{t[1] * 1e3:7.1f}" for a, t in times.items()
     )
@@ -179,11 +185,17 @@ def main():
     default=None,
     help="time every layer of one scale with each conv algorithm (jax)",
   )
+  parser.add_argument(
+    "--ynn_convs",
+    action="store_true",
+    help="--layers: XLA's default lowering (YNNPACK, one thread per"
+    " convolution) instead of the models' compiler options",
+  )
   parser.add_argument("--reps", type=int, default=3)
   parser.add_argument("--threads", type=int, default=0, help="torch only")
   args = parser.parse_args()
   if args.layers:
-    _jax_layers(args.layers, args.reps)
+    _jax_layers(args.layers, args.reps, args.ynn_convs)
     return
   if args.backend == "torch" and args.threads:
     import torch  # pylint: disable=g-import-not-at-top

@@ -45,9 +45,10 @@ def base() -> ml_collections.ConfigDict:
   c.model.z_distribution = "normal"  # or "uniform" (compare_gan: U[-1, 1])
   c.model.compute_dtype = "float32"  # or "bfloat16" (params stay float32)
   # Convolution algorithm (ssgan_jax/models/conv.py): "auto" = the fastest
-  # measured per layer on CPU (Winograd F(2x2), per-tap weight gradient or
-  # XLA's own), XLA's own on GPU/TPU; "xla" forces XLA's everywhere, "tuned"
-  # the CPU choice everywhere; "taps" / "winograd2" / "winograd4" force one.
+  # measured per layer on CPU (XLA's own on its multi-threaded kernels; the
+  # per-layer Winograd / per-tap plan where XLA lacks that option), XLA's
+  # own on GPU/TPU; "xla" forces XLA's everywhere, "tuned" the CPU choice
+  # everywhere; "taps" / "winograd2" / "winograd4" force one.
   # The same function up to float rounding, so checkpoints are interchangeable.
   c.model.conv = "auto"
   # norm: batch_norm (Uncond-GAN, SS-GAN) | self_modulated (SS-GAN (sBN))

@@ -356,6 +356,7 @@ def measure_ours(
     in_shardings=(repl, batch_sh, repl),
     out_shardings=(repl, repl),
     donate_argnums=0,
+    compiler_options=sharding.jit_options(s.mesh),
   )
   compiled, compile_times = compile_timed(step_fn, s.state, s.images, s.rng)
   cost = cost_of(compiled)
@@ -446,13 +447,16 @@ def measure_parts(s: Setup, *, steps: int) -> dict:
       mutable=[layers.BATCH_STATS],
     )[0]
 
+  jit = functools.partial(
+    jax.jit, compiler_options=sharding.jit_options(s.mesh)
+  )
   parts = {
-    "d_update": (jax.jit(d_update), (s.state, s.images[0], s.rng)),
+    "d_update": (jit(d_update), (s.state, s.images[0], s.rng)),
     "g_update": (
-      jax.jit(lambda st, rng: g_update(st, b, rng)),
+      jit(lambda st, rng: g_update(st, b, rng)),
       (s.state, s.rng),
     ),
-    "g_forward": (jax.jit(g_forward), (s.state, s.rng)),
+    "g_forward": (jit(g_forward), (s.state, s.rng)),
   }
   out = {}
   for name, (fn, args) in parts.items():

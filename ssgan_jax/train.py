@@ -150,6 +150,7 @@ def make_sample_fn(
   return jax.jit(
     lambda st: state_lib.generate_samples(comps, st, z, y),
     out_shardings=sharding.replicated(mesh),
+    compiler_options=sharding.jit_options(mesh),
   )
 
 
@@ -309,6 +310,7 @@ def _train(
     in_shardings=in_shardings,
     out_shardings=(repl, repl),
     donate_argnums=0,
+    compiler_options=sharding.jit_options(mesh),
   )
   z_fixed = jax.jit(
     lambda k: state_lib.sample_z(k, config.num_sample_images, config),

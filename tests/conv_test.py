@@ -106,8 +106,43 @@ def test_value_and_gradients_match_xla(impl, shape_x, shape_w, padding):
     ((64, 32, 32, 256), (3, 3, 256, 3), jnp.float32, "xla"),
   ],
 )
-def test_cpu_plan_per_layer(shape_x, shape_w, dtype, want):
-  assert conv.cpu_plan(shape_x, shape_w, dtype) == want
+def test_cpu_plan_per_layer_without_threaded_convs(
+  shape_x, shape_w, dtype, want
+):
+  plan = conv.cpu_plan(shape_x, shape_w, dtype, threaded_convs=False)
+  assert plan == want
+
+
+def test_cpu_plan_with_threaded_convs_is_xla_for_every_layer():
+  for shape_x, shape_w in [
+    ((64, 32, 32, 256), (3, 3, 256, 256)),
+    ((176, 32, 32, 32), (3, 3, 32, 32)),
+    ((176, 32, 32, 3), (3, 3, 3, 128)),
+  ]:
+    plan = conv.cpu_plan(shape_x, shape_w, jnp.float32, threaded_convs=True)
+    assert plan == "xla"
+
+
+def _optimized_grad_hlo(compiler_options):
+  x, w = jnp.zeros((8, 32, 32, 32)), jnp.zeros((3, 3, 32, 32))
+  loss = lambda x, w: jnp.sum(_xla(x, w))
+  jitted = jax.jit(jax.grad(loss, (0, 1)), compiler_options=compiler_options)
+  return jitted.lower(x, w).compile().as_text()
+
+
+def test_compiler_options_move_convolutions_off_ynnpack():
+  assert jax.default_backend() == "cpu"
+  assert conv.threaded_convs_supported()  # jaxlib 0.10 has the option
+  options = conv.compiler_options("cpu")
+  assert options == conv._THREADED_CONVS
+  # This jaxlib's default hands the convolutions (weight gradient included)
+  # to YNNPACK fusions; with the options XLA keeps them, on its own kernels.
+  assert "ynn_fusion" in _optimized_grad_hlo(None)
+  hlo = _optimized_grad_hlo(options)
+  assert "ynn_fusion" not in hlo
+  assert hlo.count("convolution(") == 2  # input and weight gradient
+  assert conv.compiler_options("gpu") is None
+  assert conv.compiler_options("tpu") is None
 
 
 def _lowered(impl, shape_x, shape_w):
@@ -117,9 +152,11 @@ def _lowered(impl, shape_x, shape_w):
   return jax.jit(jax.grad(loss, 1)).lower(x, w).compile().as_text()
 
 
-def test_auto_runs_the_cpu_plan_on_cpu_and_xla_elsewhere():
+def test_auto_runs_the_cpu_plan_on_cpu_and_xla_elsewhere(monkeypatch):
   assert jax.default_backend() == "cpu"
-  shape_x, shape_w = (1, 32, 32, 128), (3, 3, 128, 128)  # plan: winograd2
+  # The plan for an XLA without threaded convolutions: winograd2 here.
+  monkeypatch.setattr(conv, "threaded_convs_supported", lambda: False)
+  shape_x, shape_w = (1, 32, 32, 128), (3, 3, 128, 128)
   assert "convolution" not in _lowered("auto", shape_x, shape_w)
   assert "convolution" in _lowered("xla", shape_x, shape_w)
   # The branch other platforms lower is XLA's own convolution, bit for bit.

@@ -364,7 +364,11 @@ def make_sampler(comps: state_lib.Components, mesh, batch_size: int):
         )
     return state_lib.generate_samples(comps, st, z, y)
 
-  return jax.jit(sample, out_shardings=sharding.replicated(mesh))
+  return jax.jit(
+    sample,
+    out_shardings=sharding.replicated(mesh),
+    compiler_options=sharding.jit_options(mesh),
+  )
 
 
 def generate(

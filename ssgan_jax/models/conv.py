@@ -3,11 +3,14 @@
   nn.Conv(features, (3, 3), conv_general_dilated=conv.make("auto"))
 
 On GPU and TPU XLA's own convolution is the right choice (cuDNN and the TPU
-convolution unit pick their algorithms, Winograd included). On CPU no single
-algorithm wins for every layer of the SN-ResNets (benchmarks/RESULTS.md,
-`benchmarks/conv_probe.py --layers`), so `cpu_plan` chooses one per layer
-from its shape, and `lax.platform_dependent` applies that choice only when
-the computation is lowered for CPU:
+convolution unit pick their algorithms, Winograd included). On CPU it is too
+once the jit carries compiler_options(), which put XLA's convolutions on its
+multi-threaded kernels: then `cpu_plan` picks XLA's for every layer. For an
+XLA without that option no single algorithm wins for every layer of the
+SN-ResNets (benchmarks/RESULTS.md, `benchmarks/conv_probe.py --layers`), so
+`cpu_plan` chooses one per layer from its shape, and
+`lax.platform_dependent` applies that choice only when the computation is
+lowered for CPU:
 
 - "winograd2": Winograd F(2x2, 3x3) (winograd.py): 2.25x fewer
   multiplications than direct convolution, in the forward pass and, through
@@ -102,8 +105,68 @@ def _taps_bwd(pads, precision, residuals, g):
 _conv_taps.defvjp(_taps_fwd, _taps_bwd)
 
 
-def cpu_plan(x_shape, w_shape, dtype) -> str:
+# XLA:CPU (jaxlib 0.10) hands each convolution to YNNPACK by default, which
+# runs it on one thread: at width 32 half of the default job's step had one
+# core idle, and XLA's weight gradient there ran 5-12x slower than its
+# forward pass. With YNNPACK kept for dots only (XLA's default before it took
+# convolutions too), convolutions run on XLA's multi-threaded Eigen kernels:
+# forward, input and weight gradient at 90-110 GFLOP/s on 2 AVX2 cores, and
+# XLA's own convolution is then the fastest algorithm for every layer of the
+# SN-ResNets (benchmarks/RESULTS.md, 2026-12-02 fourth run). Every jit that
+# runs the models on CPU passes these options (compiler_options()).
+_THREADED_CONVS = {
+  "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
+}
+
+
+@functools.cache
+def threaded_convs_supported() -> bool:
+  """Whether this jaxlib accepts _THREADED_CONVS (checked once, on CPU)."""
+  try:
+    cpu = jax.devices("cpu")[0]
+  except RuntimeError:  # no CPU backend
+    return False
+  x = jax.device_put(jnp.zeros((1, 4, 4, 1), jnp.float32), cpu)
+  w = jax.device_put(jnp.zeros((3, 3, 1, 1), jnp.float32), cpu)
+  try:
+    jax.jit(
+      lambda x, w: _conv(x, w, ((1, 1), (1, 1)), None),
+      compiler_options=_THREADED_CONVS,
+    ).lower(x, w).compile()
+  except Exception:  # pylint: disable=broad-exception-caught
+    # An XLA without this option (its name or value changed): keep its
+    # default lowering and the per-layer plan written for it.
+    return False
+  return True
+
+
+def compiler_options(platform: str) -> dict | None:
+  """`jax.jit(..., compiler_options=...)` for code that runs the models.
+
+  Args:
+    platform: the platform the jit runs on ("cpu", "gpu", "tpu"), e.g.
+      `mesh.devices.flat[0].platform`.
+
+  Returns:
+    The options that put XLA:CPU's convolutions on its multi-threaded
+    kernels, or None (other platforms, or an XLA that lacks the option).
+  """
+  if platform != "cpu" or not threaded_convs_supported():
+    return None
+  return dict(_THREADED_CONVS)
+
+
+def cpu_plan(
+  x_shape, w_shape, dtype, threaded_convs: bool | None = None
+) -> str:
   """The algorithm that ran fastest on CPU for one layer (forward + both grads).
+
+  With threaded convolutions (compiler_options(), the default where this
+  jaxlib supports it) that is XLA's own convolution for every layer: per
+  layer it was 1.0-1.5x the per-tap form and 1.1-1.6x Winograd F(2x2), and
+  F(4x4) beat it only on G's 256-channel maps (which it trains worse on).
+  `threaded_convs=False` gives the plan measured under YNNPACK's
+  single-threaded convolutions, for an XLA without the option:
 
   Measured per layer of the SN-ResNets at batch 64 / 176 on a 2-core AMD
   EPYC (`benchmarks/conv_probe.py --layers`, benchmarks/RESULTS.md):
@@ -132,10 +195,16 @@ def cpu_plan(x_shape, w_shape, dtype) -> str:
     x_shape: [N, H, W, C_in].
     w_shape: [kh, kw, C_in, C_out].
     dtype: the compute dtype.
+    threaded_convs: whether the enclosing jit has compiler_options();
+      None: whenever this jaxlib supports them.
 
   Returns:
     One of "winograd2", "taps", "xla".
   """
+  if threaded_convs is None:
+    threaded_convs = threaded_convs_supported()
+  if threaded_convs:
+    return "xla"
   kh, kw, c_in, c_out = w_shape
   side = min(x_shape[1], x_shape[2])
   channels = min(c_in, c_out)
