@@ -74,6 +74,7 @@ from jax.sharding import Mesh
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
+from ssgan_jax.models import conv as conv_lib
 from ssgan_jax.models import layers
 from ssgan_jax.ssl import layout
 
@@ -356,7 +357,7 @@ def measure_ours(
     in_shardings=(repl, batch_sh, repl),
     out_shardings=(repl, repl),
     donate_argnums=0,
-    compiler_options=sharding.jit_options(s.mesh),
+    compiler_options=conv_lib.jit_options(s.mesh),
   )
   compiled, compile_times = compile_timed(step_fn, s.state, s.images, s.rng)
   cost = cost_of(compiled)
@@ -448,7 +449,7 @@ def measure_parts(s: Setup, *, steps: int) -> dict:
     )[0]
 
   jit = functools.partial(
-    jax.jit, compiler_options=sharding.jit_options(s.mesh)
+    jax.jit, compiler_options=conv_lib.jit_options(s.mesh)
   )
   parts = {
     "d_update": (jit(d_update), (s.state, s.images[0], s.rng)),
@@ -782,8 +783,6 @@ def main(argv=None) -> None:
   if unknown or not scales:
     parser.error(f"--scales={args.scales!r}: choose from {', '.join(SCALES)}")
   convs = tuple(x for x in args.baseline_convs.split(",") if x)
-  from ssgan_jax.models import conv as conv_lib  # pylint: disable=g-import-not-at-top
-
   bad = [x for x in convs if x not in conv_lib.IMPLS]
   if bad:
     parser.error(f"--baseline_convs: {bad} not in {', '.join(conv_lib.IMPLS)}")

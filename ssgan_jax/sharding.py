@@ -15,7 +15,6 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from ssgan_jax import errors
-from ssgan_jax.models import conv
 
 
 def make_mesh(mesh_config) -> Mesh:
@@ -45,15 +44,6 @@ def make_mesh(mesh_config) -> Mesh:
     )
   devices = np.asarray(jax.devices()).reshape(shape)
   return Mesh(devices, axes)
-
-
-def jit_options(mesh: Mesh) -> dict | None:
-  """`compiler_options` for a jit that runs the models on `mesh`.
-
-  On CPU they put XLA's convolutions on its multi-threaded kernels
-  (models/conv.py); elsewhere None.
-  """
-  return conv.compiler_options(mesh.devices.flat[0].platform)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -38,6 +38,7 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
+from ssgan_jax.models import conv
 from ssgan_jax.ssl import layout
 
 
@@ -150,7 +151,7 @@ def make_sample_fn(
   return jax.jit(
     lambda st: state_lib.generate_samples(comps, st, z, y),
     out_shardings=sharding.replicated(mesh),
-    compiler_options=sharding.jit_options(mesh),
+    compiler_options=conv.jit_options(mesh),
   )
 
 
@@ -310,7 +311,7 @@ def _train(
     in_shardings=in_shardings,
     out_shardings=(repl, repl),
     donate_argnums=0,
-    compiler_options=sharding.jit_options(mesh),
+    compiler_options=conv.jit_options(mesh),
   )
   z_fixed = jax.jit(
     lambda k: state_lib.sample_z(k, config.num_sample_images, config),

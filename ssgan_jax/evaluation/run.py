@@ -37,6 +37,7 @@ from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import classifier
 from ssgan_jax.evaluation import fmnist
 from ssgan_jax.evaluation import image_checks
+from ssgan_jax.models import conv
 
 REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
 DEFAULT_REFERENCE = REFERENCES[0]
@@ -367,7 +368,7 @@ def make_sampler(comps: state_lib.Components, mesh, batch_size: int):
   return jax.jit(
     sample,
     out_shardings=sharding.replicated(mesh),
-    compiler_options=sharding.jit_options(mesh),
+    compiler_options=conv.jit_options(mesh),
   )
 
 
