@@ -10,8 +10,8 @@ setuptools.setup(
   python_requires=">=3.11",
   packages=setuptools.find_packages(include=["ssgan_jax*", "configs*"]),
   install_requires=[
-    "jax>=0.10.2,<0.11",
-    "jaxlib>=0.10.2,<0.11",
+    "jax>=0.10.2,<0.12",
+    "jaxlib>=0.10.2,<0.12",
     "flax>=0.12.8,<0.13",
     "optax>=0.2.8,<0.3",
     "chex>=0.1.90",

@@ -67,7 +67,15 @@ def load_embedded(name: str, split: str, size: int, data_dir: str = ""):
 
 def _tfds_builder(dc: ml_collections.ConfigDict):
   """Returns a prepared TFDS builder or raises a one-line DataError."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    import tensorflow as tf  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise errors.DataError(
+      f"dataset {dc.name!r} is read through TFDS, which needs {e.name} (not"
+      " installed here); `pip install tensorflow-cpu tensorflow-datasets`,"
+      f" or train on the embedded {', '.join(EMBEDDED)}, which needs neither."
+    ) from None
 
   data_dir = dc.data_dir or None
   shown_dir = data_dir or os.path.expanduser("~/tensorflow_datasets")
@@ -186,9 +194,9 @@ def _tf_preprocess(image, dc: ml_collections.ConfigDict, seed=None, train=True):
 
 def load_tfds_in_memory(dc: ml_collections.ConfigDict, train: bool = True):
   """A whole TFDS split as uint8 [N, size, size, C] (and labels if any)."""
+  builder = _tfds_builder(dc)  # a missing TFDS is one line from here
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  builder = _tfds_builder(dc)
   ds = builder.as_dataset(split=dc.split, shuffle_files=False)
   ds = ds.map(
     lambda ex: (

@@ -113,14 +113,25 @@ def init_processes() -> None:
   sharding.use_coordination_barriers()
 
 
+def keep_tensorflow_off_accelerators() -> None:
+  """Hides the GPUs from TensorFlow (tf.data, TensorBoard), where it is installed.
+
+  JAX owns the accelerators; a TensorFlow that saw them would reserve their
+  memory. Without TensorFlow (common on accelerator images) there is
+  nothing to hide.
+  """
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  tf.config.set_visible_devices([], "GPU")
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   cli.quiet_library_logs()
-  # Keep TensorFlow (tf.data, TensorBoard) off the accelerators.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  tf.config.set_visible_devices([], "GPU")
+  keep_tensorflow_off_accelerators()
   jax.config.update("jax_threefry_partitionable", True)
   init_processes()
   from ssgan_jax import train  # pylint: disable=g-import-not-at-top

@@ -26,9 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
-from clu import metric_writers
 from clu import parameter_overview
-from clu import periodic_actions
 
 from ssgan_jax import checkpointing
 from ssgan_jax import config_lib
@@ -38,6 +36,7 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
+from ssgan_jax import writers
 from ssgan_jax.models import conv
 from ssgan_jax.ssl import layout
 
@@ -290,9 +289,7 @@ def _train(
   if is_main:
     write_json_atomic(workdir / "config.json", config.to_dict())
 
-  writer = metric_writers.create_default_writer(
-    str(workdir), just_logging=not is_main, asynchronous=True
-  )
+  writer = writers.create(str(workdir), is_main)
   if start == 0:
     writer.write_hparams(flat_hparams(config))
     if is_main:
@@ -338,12 +335,7 @@ def _train(
 
   # --- Loop ----------------------------------------------------------------
   total = config.total_steps
-  report = periodic_actions.ReportProgress(
-    num_train_steps=total,
-    writer=writer,
-    every_secs=None,
-    every_steps=config.log_every_steps,
-  )
+  report = writers.Progress(total, config.log_every_steps, writer)
   window: list[dict] = []  # device metrics since the last host fetch
   # The first step's gradient all-reduce is the first device collective:
   # start it together on every process.
@@ -366,7 +358,7 @@ def _train(
       if budget_s and done < total and out_of_time(done, t0, budget_s, config):
         total = done  # this is the last step: log, save, sample, evaluate
       window.append(metrics)
-      report(done)
+      report(done, total)
       log_now = is_due(done, config.log_every_steps, total)
       save_now = is_due(done, config.checkpoint_every_steps, total)
       stopping = stop.received()

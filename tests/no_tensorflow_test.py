@@ -1,0 +1,98 @@
+"""Without TensorFlow (as on accelerator images): the default job trains and
+evaluates, TensorBoard is off with one line, a TFDS dataset is one clear error.
+
+TensorFlow and TFDS are hidden by packages earlier on PYTHONPATH whose import
+fails as a missing package's does.
+"""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+from conftest import cli_env
+
+from ssgan_jax import writers
+
+_BLOCKED = ("tensorflow", "tensorflow_datasets")
+
+
+def _env_without_tensorflow(tmp_path) -> dict[str, str]:
+  for name in _BLOCKED:
+    pkg = tmp_path / "blocked" / name
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+      f'raise ModuleNotFoundError("No module named {name}", name="{name}")\n'
+    )
+  env = cli_env()
+  env["PYTHONPATH"] = os.pathsep.join(
+    [str(tmp_path / "blocked"), str(REPO), env.get("PYTHONPATH", "")]
+  )
+  return env
+
+
+def _run(env, *args, timeout=600):
+  return subprocess.run(
+    [sys.executable, "-m", *map(str, args)],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
+
+
+def test_blocker_hides_tensorflow(tmp_path):
+  env = _env_without_tensorflow(tmp_path)
+  out = subprocess.run(
+    [sys.executable, "-c", "from ssgan_jax import writers;"
+     " print(writers.tensorflow_installed())"],
+    cwd=REPO, env=env, capture_output=True, text=True, check=True,
+  )  # fmt: skip
+  assert out.stdout.strip() == "False"
+  assert writers.tensorflow_installed()  # this env has it
+
+
+def test_default_job_trains_and_evaluates_without_tensorflow(tmp_path):
+  env = _env_without_tensorflow(tmp_path)
+  workdir = tmp_path / "run"
+  out = _run(
+    env,
+    "ssgan_jax.main",
+    "--config",
+    "configs/fashion_mnist_ssgan.py:quick",
+    "--workdir",
+    workdir,
+    # The FD-FMNIST evaluator as the default job runs it, on few samples.
+    "--config.eval.every_steps=4",
+    "--config.eval.num_samples=16",
+    "--config.eval.batch_size=8",
+  )
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stderr.count(writers.NO_TENSORBOARD) == 1
+  assert not list(workdir.glob("events.out.tfevents.*"))
+  assert (workdir / "checkpoints" / "4").is_dir()
+  assert (workdir / "samples" / "step_0000004.png").exists()
+  assert "steps_per_sec=" in out.stderr  # scalars reach the log
+  assert "fd_fmnist" in out.stderr
+
+
+def test_tfds_dataset_without_tensorflow_is_one_line(tmp_path):
+  env = _env_without_tensorflow(tmp_path)
+  workdir = tmp_path / "cifar"
+  out = _run(
+    env,
+    "ssgan_jax.main",
+    "--config",
+    "configs/cifar10_ssgan.py",
+    "--workdir",
+    workdir,
+    timeout=300,
+  )
+  assert out.returncode == 2, out.stderr[-3000:]
+  lines = out.stderr.strip().splitlines()
+  assert lines[-1].startswith("error: dataset 'cifar10' is read through TFDS")
+  assert "pip install tensorflow-cpu tensorflow-datasets" in lines[-1]
+  assert "Traceback" not in out.stderr
+  assert not workdir.exists()
