@@ -72,18 +72,20 @@ def release_logs() -> None:
     logging.get_absl_handler().handle(record)
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, exit_fn=sys.exit) -> NoReturn:
   """Prints `error: message` on stderr and exits with status 2.
 
   Log records held by `defer_logs` are dropped, unless --verbosity asks
   for more than the default (then they are shown before the error).
+  `exit_fn(2)` exits (e.g. `processes.exit`, which skips the shutdown
+  barrier of a multi-process run).
   """
   if logging.get_verbosity() > logging.INFO:
     release_logs()
   else:
     _stop_holding()
   print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+  exit_fn(2)
 
 
 def flag_error_line(e: Exception) -> str:

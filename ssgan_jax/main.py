@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from ssgan_jax import cli
 from ssgan_jax import errors
+from ssgan_jax import processes
 from ssgan_jax import sharding
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -43,6 +44,12 @@ _DISTRIBUTED = flags.DEFINE_enum(
   "off",
   ["off", "auto"],
   "'auto': call jax.distributed.initialize() with cluster auto-detection.",
+)
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+  "heartbeat_timeout_s",
+  60,
+  "Multi-process: a process silent this long (killed, crashed outside"
+  " Python) counts as dead, and the others stop.",
 )
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -100,16 +107,13 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def init_processes() -> None:
   """Initialises jax.distributed when launched as one of several processes."""
-  if (
-    _COORDINATOR.value or _NUM_PROCESSES.value or _PROCESS_ID.value is not None
-  ):
-    jax.distributed.initialize(
-      coordinator_address=_COORDINATOR.value,
-      num_processes=_NUM_PROCESSES.value,
-      process_id=_PROCESS_ID.value,
-    )
-  elif _DISTRIBUTED.value == "auto":
-    jax.distributed.initialize()
+  processes.initialize(
+    _COORDINATOR.value,
+    _NUM_PROCESSES.value,
+    _PROCESS_ID.value,
+    auto=_DISTRIBUTED.value == "auto",
+    heartbeat_timeout_s=_HEARTBEAT_TIMEOUT.value,
+  )
   sharding.use_coordination_barriers()
 
 
@@ -137,18 +141,24 @@ def main(argv):
   from ssgan_jax import train  # pylint: disable=g-import-not-at-top
 
   cli.defer_logs()  # until the inputs are checked: an error is one line
-  try:
-    train.train_and_evaluate(
-      _CONFIG.value, _WORKDIR.value, checks_passed=cli.release_logs
-    )
-  except errors.UserError as e:
-    cli.fail(str(e))
-  except errors.Preempted as e:
-    print(str(e), file=sys.stderr)
-    sys.exit(128 + e.signum)
-  except BaseException:
-    cli.release_logs()  # a crash keeps its context in the log
-    raise
+  # With peers, a failure here is reported to them (they stop within a
+  # second or two, naming it) and this process exits without waiting for
+  # them at the shutdown barrier.
+  with processes.failure_watcher():
+    try:
+      train.train_and_evaluate(
+        _CONFIG.value, _WORKDIR.value, checks_passed=cli.release_logs
+      )
+    except errors.UserError as e:
+      processes.report_failure(str(e))
+      cli.fail(str(e), exit_fn=processes.exit)
+    except errors.Preempted as e:  # every process stops at the same step
+      print(str(e), file=sys.stderr)
+      sys.exit(128 + e.signum)
+    except BaseException as e:
+      cli.release_logs()  # a crash keeps its context in the log
+      processes.exit_on_failure(e)  # returns for a single process
+      raise
 
 
 def _make_configs_importable() -> None:

@@ -207,10 +207,19 @@ class StopSignal:
       for s, h in old.items():
         signal.signal(s, h)
 
-  def received(self) -> bool:
-    """True on every process if any process got a signal."""
+  def received(self, at_boundary: bool) -> bool:
+    """Whether to stop now: on every process alike.
+
+    One process decides alone, on every step. With several, a process's
+    signal counts at the next boundary step (`at_boundary`: the loop's log
+    or checkpoint steps, where it syncs with the devices anyway), where all
+    processes exchange their flags: an exchange on every step would be a
+    blocking host round trip per step that ends asynchronous dispatch.
+    """
     flag = self.signum is not None
     if jax.process_count() > 1:
+      if not at_boundary:
+        return False
       from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
 
       flag = bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
@@ -361,7 +370,7 @@ def _train(
       report(done, total)
       log_now = is_due(done, config.log_every_steps, total)
       save_now = is_due(done, config.checkpoint_every_steps, total)
-      stopping = stop.received()
+      stopping = stop.received(at_boundary=log_now or save_now)
       if log_now or save_now or stopping:
         # Fetch before saving: a non-finite loss stops the run here, so the
         # last good checkpoint is never overwritten by a broken state.

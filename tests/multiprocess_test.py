@@ -3,9 +3,12 @@ one process with 4 devices, and resume from their shared checkpoint."""
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 from conftest import REPO
@@ -180,3 +183,133 @@ def test_concurrent_saves_of_two_checkpoint_directories(tmp_path):
   for i, _ in enumerate(outs):
     out = (tmp_path / "logs" / f"{i}.out").read_text()
     assert f"process {i} saved [5] [5]" in out
+
+
+def _start_pair(argv, logs, **env):
+  """Starts `argv(i)` for i = 0, 1 with their output in files; returns them."""
+  logs.mkdir(parents=True, exist_ok=True)
+  procs = []
+  for i in range(2):
+    with (
+      open(logs / f"{i}.err", "w") as err,
+      open(logs / f"{i}.out", "w") as out,
+    ):
+      procs.append(
+        subprocess.Popen(
+          argv(i),
+          cwd=REPO,
+          env={**cli_env(2), **env},
+          stdout=out,
+          stderr=err,
+        )
+      )
+  return procs
+
+
+def _wait_all(procs, timeout):
+  """Waits for every process; returns the seconds until the last exited."""
+  t0 = time.time()
+  try:
+    for p in procs:
+      p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
+  except subprocess.TimeoutExpired:
+    for q in procs:
+      q.kill()
+    raise
+  return time.time() - t0
+
+
+def _wait_for_line(path, text, procs, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if text in path.read_text():
+      return
+    if any(p.poll() is not None for p in procs):
+      break
+    time.sleep(0.2)
+  for p in procs:
+    p.kill()
+  raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def _main_argv(port, workdir, *extra, script=("-m", "ssgan_jax.main")):
+  return lambda i: [
+    sys.executable,
+    *script,
+    *ARGS,
+    *extra,
+    "--workdir",
+    str(workdir),
+    f"--coordinator_address=127.0.0.1:{port}",
+    "--num_processes=2",
+    f"--process_id={i}",
+  ]
+
+
+def test_a_process_failing_alone_stops_both_fast(tmp_path):
+  """Process 1 raises at step 2; process 0 did not: both are gone within
+  60 s of the failure, process 0 naming process 1's error."""
+  logs = tmp_path / "logs"
+  procs = _start_pair(
+    _main_argv(
+      _free_port(),
+      tmp_path / "run",
+      "--config.total_steps=1000",
+      "--config.eval.every_steps=0",
+      script=(os.path.join(REPO, "tests", "failing_process_worker.py"),),
+    ),
+    logs,
+    SSGAN_TEST_FAIL_PROCESS="1",
+  )
+  _wait_for_line(logs / "1.err", "injected failure at step 2", procs)
+  after_failure_s = _wait_all(procs, timeout=120)
+  errs = [(logs / f"{i}.err").read_text() for i in range(2)]
+  assert after_failure_s < 60, errs
+  assert procs[1].returncode == 1, errs[1][-3000:]
+  assert procs[0].returncode == 1, errs[0][-3000:]
+  assert "Traceback" in errs[1]  # the failing process keeps its context
+  assert "error: process 1: RuntimeError: injected failure at step 2" in errs[1]
+  assert (
+    "error: process 1: RuntimeError: injected failure at step 2;"
+    " this process stops too" in errs[0]
+  ), errs[0][-3000:]
+
+
+def test_sigterm_to_one_process_stops_both_at_one_boundary(tmp_path):
+  """A signal to process 1 alone: both save the same step, a log step (the
+  flags are exchanged there only), exit 128+SIGTERM, and resume."""
+  logs = tmp_path / "logs"
+  workdir = tmp_path / "run"
+  argv = _main_argv(
+    _free_port(),
+    workdir,
+    "--config.total_steps=1000",
+    "--config.eval.every_steps=0",
+    "--config.log_every_steps=3",
+    "--config.checkpoint_every_steps=100000",
+    "--config.sample_every_steps=100000",
+  )
+  procs = _start_pair(argv, logs)
+  _wait_for_line(logs / "0.err", "[3] d/", procs)
+  procs[1].send_signal(signal.SIGTERM)
+  _wait_all(procs, timeout=300)
+  errs = [(logs / f"{i}.err").read_text() for i in range(2)]
+  for p, err in zip(procs, errs):
+    assert p.returncode == 128 + signal.SIGTERM, err[-3000:]
+  steps = [
+    int(re.search(r"stopped by signal \d+ at step (\d+)", e)[1]) for e in errs
+  ]
+  assert steps[0] == steps[1] and steps[0] % 3 == 0, steps
+  assert kept_checkpoints(workdir / "checkpoints") == [str(steps[0])]
+  outs = _run_pair(
+    _main_argv(
+      _free_port(),
+      workdir,
+      f"--config.total_steps={steps[0] + 1}",
+      "--config.eval.every_steps=0",
+    ),
+    tmp_path / "logs_resume",
+    timeout=400,
+  )
+  _check_ok(outs)
+  assert f"at step {steps[0]}" in outs[0][1]

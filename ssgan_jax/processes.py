@@ -1,0 +1,202 @@
+"""Several processes as one run: start together, and fail together, fast.
+
+  processes.initialize(coordinator, num_processes, process_id, auto=False)
+  with processes.failure_watcher():
+    try:
+      train(...)
+    except Exception as e:
+      processes.exit_on_failure(e)   # multi-process: tells the peers, exits
+
+A process that fails alone (an error its peers do not hit: a bad file on one
+host, an out-of-memory, a bug in a rare branch) would otherwise leave its
+peers waiting: in the next collective (Gloo on CPU reports the closed peer,
+NCCL on GPU may not), then in `jax.distributed`'s shutdown barrier, 300 s or
+more. Here the failing process writes its error to the coordination
+service's key-value store before it exits; every other process polls that
+key once a second from a background thread, prints the error naming the
+process it came from, and exits. A process that dies without running Python
+(SIGKILL, a segfault) is caught by the service's heartbeat timeout instead.
+"""
+
+import contextlib
+import os
+import sys
+import threading
+import traceback
+from typing import NoReturn
+
+import jax
+from absl import logging
+
+# The first failure of the run, as "process <i>: <error>".
+FAILURE_KEY = "ssgan_jax/failure"
+POLL_S = 1.0
+# Consecutive failed polls after which the coordination service (hosted by
+# process 0) counts as gone.
+_LOST_AFTER_POLLS = 5
+EXIT_FAILED = 1
+
+
+def initialize(
+  coordinator_address: str | None,
+  num_processes: int | None,
+  process_id: int | None,
+  *,
+  auto: bool,
+  heartbeat_timeout_s: int,
+) -> None:
+  """Starts `jax.distributed` when this is one of several processes.
+
+  Args:
+    coordinator_address: host:port of process 0, or None.
+    num_processes: the number of processes, or None.
+    process_id: this process's index, or None.
+    auto: let `jax.distributed.initialize` read the cluster (Cloud TPU,
+      SLURM, ...) when no address, count or index is given.
+    heartbeat_timeout_s: after this long without a heartbeat a process
+      counts as dead and the service stops the others (JAX's default is
+      100 s).
+  """
+  explicit = coordinator_address or num_processes or process_id is not None
+  if not explicit and not auto:
+    return
+  kwargs = {"heartbeat_timeout_seconds": heartbeat_timeout_s}
+  if explicit:
+    kwargs.update(
+      coordinator_address=coordinator_address,
+      num_processes=num_processes,
+      process_id=process_id,
+    )
+  jax.distributed.initialize(**kwargs)
+
+
+def _client():
+  """The coordination-service client, or None for a single process."""
+  if jax.process_count() == 1:
+    return None
+  from jax._src import distributed  # pylint: disable=g-import-not-at-top
+
+  return distributed.global_state.client
+
+
+def recorded_failure() -> str | None:
+  """The run's first reported failure, or None (also for one process)."""
+  client = _client()
+  if client is None:
+    return None
+  try:
+    return client.key_value_try_get(FAILURE_KEY)
+  except Exception:  # pylint: disable=broad-except
+    return None  # NOT_FOUND, or the service is gone
+
+
+def report_failure(message: str) -> str:
+  """Records `message` as the run's failure unless one is recorded already.
+
+  Returns the run's first failure (this one, or an earlier peer's).
+  """
+  text = f"process {jax.process_index()}: {message}"
+  client = _client()
+  if client is None:
+    return text
+  try:
+    client.key_value_set(FAILURE_KEY, text)
+    return text
+  except Exception:  # pylint: disable=broad-except
+    return recorded_failure() or text  # ALREADY_EXISTS: a peer was first
+
+
+def describe(e: BaseException) -> str:
+  """`Type: first line of the message`, for the one-line report."""
+  lines = str(e).strip().splitlines()
+  return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+
+
+def _exit_now(code: int) -> NoReturn:
+  """Exits without `jax.distributed`'s shutdown barrier (peers are gone)."""
+  logging.flush()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def exit(code: int) -> NoReturn:  # pylint: disable=redefined-builtin
+  """`sys.exit(code)`; with peers, an exit that skips the shutdown barrier.
+
+  For a failing process: its peers are stopping (failure_watcher), so
+  waiting for them at `jax.distributed.shutdown` would only wait out its
+  timeout.
+  """
+  if jax.process_count() > 1:
+    _exit_now(code)
+  sys.exit(code)
+
+
+def exit_on_failure(
+  e: BaseException, *, line: str | None = None, code: int = EXIT_FAILED
+) -> None:
+  """In a multi-process run: reports `e`, prints it, exits; else returns.
+
+  Args:
+    e: the exception this process stops on.
+    line: the one-line message for a user error (printed as `error: line`,
+      no traceback); None prints the traceback.
+    code: the exit status.
+  """
+  if jax.process_count() == 1:
+    return
+  first = report_failure(line or describe(e))
+  if line is None:
+    traceback.print_exception(e)
+  mine = first.startswith(f"process {jax.process_index()}: ")
+  print(
+    f"error: {first}" if mine else f"error: {first}; this process stops too",
+    file=sys.stderr,
+  )
+  _exit_now(code)
+
+
+@contextlib.contextmanager
+def failure_watcher(poll_s: float = POLL_S):
+  """Exits this process within ~`poll_s` of a peer's reported failure.
+
+  A no-op for one process. Stops polling on leaving the block, before
+  `jax.distributed`'s shutdown.
+  """
+  client = _client()
+  if client is None:
+    yield
+    return
+  stop = threading.Event()
+  me = f"process {jax.process_index()}: "
+
+  def watch():
+    lost = 0
+    while not stop.wait(poll_s):
+      try:
+        failure = client.key_value_try_get(FAILURE_KEY)
+      except Exception as e:  # pylint: disable=broad-except
+        if "NOT_FOUND" in str(e):
+          lost = 0
+          continue
+        lost += 1
+        if lost >= _LOST_AFTER_POLLS and not stop.is_set():
+          print(
+            "error: lost the coordination service (process 0 exited or its"
+            f" host is unreachable: {describe(e)}); this process stops too",
+            file=sys.stderr,
+          )
+          _exit_now(EXIT_FAILED)
+        continue
+      if not failure.startswith(me) and not stop.is_set():
+        print(f"error: {failure}; this process stops too", file=sys.stderr)
+        _exit_now(EXIT_FAILED)
+      return  # our own failure: the main thread is exiting already
+
+  thread = threading.Thread(target=watch, name="failure_watcher", daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    thread.join(timeout=2 * poll_s)
