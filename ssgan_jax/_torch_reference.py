@@ -59,16 +59,26 @@ def import_mimicry():
   return ssgan_32, metric_log.MetricLog
 
 
-def _matmul_flops_per_s(torch, n: int = 2048, reps: int = 3) -> float:
-  a = torch.randn(n, n)
-  b = torch.randn(n, n)
+def _matmul_flops_per_s(torch, device, n: int = 2048, reps: int = 3) -> float:
+  a = torch.randn(n, n, device=device)
+  b = torch.randn(n, n, device=device)
+  sync = _synchronizer(torch, device)
   torch.mm(a, b)  # warm up
+  sync()
   best = float("inf")
   for _ in range(reps):
     t0 = time.perf_counter()
     torch.mm(a, b)
+    sync()
     best = min(best, time.perf_counter() - t0)
   return 2.0 * n**3 / best
+
+
+def _synchronizer(torch, device):
+  """() -> waits for the device's queued work (a no-op on CPU)."""
+  if device.type == "cuda":
+    return torch.cuda.synchronize
+  return lambda: None
 
 
 def _summary(times):
@@ -111,6 +121,7 @@ def main(argv=None) -> None:
   parser.add_argument("--channels", type=int, default=3)
   parser.add_argument("--loss", default="hinge", choices=["hinge", "ns"])
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda")
   args = parser.parse_args(argv)
 
   import torch  # pylint: disable=g-import-not-at-top
@@ -121,7 +132,8 @@ def main(argv=None) -> None:
 
   if args.channels != 3 or args.image_size != 32:
     raise SystemExit("SSGAN32 is fixed to 32x32 RGB images.")
-  device = torch.device("cpu")
+  device = torch.device(args.device)
+  sync = _synchronizer(torch, device)
   net_g = ssgan_32.SSGANGenerator32(
     nz=args.z_dim, ngf=args.g_width, loss_type=args.loss
   ).to(device)
@@ -136,8 +148,10 @@ def main(argv=None) -> None:
 
   b = args.batch_size
   shape = (b, args.channels, args.image_size, args.image_size)
-  reals = [torch.rand(shape) * 2.0 - 1.0 for _ in range(args.n_dis)]
-  labels = torch.zeros(b, dtype=torch.long)  # unused by SSGAN
+  reals = [
+    torch.rand(shape, device=device) * 2.0 - 1.0 for _ in range(args.n_dis)
+  ]
+  labels = torch.zeros(b, dtype=torch.long, device=device)  # unused by SSGAN
 
   def one_step():
     """n_dis D steps then one G step; returns (d seconds, g seconds)."""
@@ -151,6 +165,7 @@ def main(argv=None) -> None:
         log_data=log,
         device=device,
       )
+    sync()
     t1 = time.perf_counter()
     net_g.train_step(
       real_batch=(reals[-1], labels),
@@ -159,6 +174,7 @@ def main(argv=None) -> None:
       log_data=log,
       device=device,
     )
+    sync()
     t2 = time.perf_counter()
     for name in ("errD", "errG"):
       if not torch.isfinite(torch.tensor(log[name])):
@@ -213,7 +229,11 @@ def main(argv=None) -> None:
     "d_images_per_d_update": 3 * b,
     "d_images_per_g_update": 2 * b,
     "peak_rss_mib": _peak_rss_mib(),
-    "matmul_f32_flops_per_s": _matmul_flops_per_s(torch),
+    "device": str(device),
+    "device_name": (
+      torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    ),
+    "matmul_f32_flops_per_s": _matmul_flops_per_s(torch, device),
   }
   with open(args.out, "w") as f:
     json.dump(result, f, indent=2)

@@ -501,6 +501,7 @@ def measure_reference(
   warmup: int,
   threads: int,
   timeout_s: float = 3600.0,
+  device: str = "cpu",
 ) -> dict:
   """Runs `_torch_reference.py` under `torch_python`; never raises."""
   not_measured = lambda why: {
@@ -534,6 +535,7 @@ def measure_reference(
       f"--image_size={config.dataset.image_size}",
       f"--channels={config.dataset.channels}",
       f"--loss={loss}",
+      f"--device={device}",
     ]
     try:
       proc = subprocess.run(

@@ -131,3 +131,25 @@ def load_checkpoint(step_dir):
     )
     restored = ckptr.restore(path, target)
   return jax.tree.map(lambda x: np.asarray(x), restored)
+
+
+_BLOCKED = ("tensorflow", "tensorflow_datasets")
+
+
+def env_without_tensorflow(tmp_path) -> dict[str, str]:
+  """cli_env() in which TensorFlow and TFDS fail to import, as if missing.
+
+  Packages of those names earlier on PYTHONPATH raise ModuleNotFoundError,
+  as accelerator images without TensorFlow do.
+  """
+  for name in _BLOCKED:
+    pkg = tmp_path / "blocked" / name
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+      f'raise ModuleNotFoundError("No module named {name}", name="{name}")\n'
+    )
+  env = cli_env()
+  env["PYTHONPATH"] = os.pathsep.join(
+    [str(tmp_path / "blocked"), str(REPO), env.get("PYTHONPATH", "")]
+  )
+  return env

@@ -5,30 +5,13 @@ TensorFlow and TFDS are hidden by packages earlier on PYTHONPATH whose import
 fails as a missing package's does.
 """
 
-import os
 import subprocess
 import sys
 
 from conftest import REPO
-from conftest import cli_env
+from conftest import env_without_tensorflow
 
 from ssgan_jax import writers
-
-_BLOCKED = ("tensorflow", "tensorflow_datasets")
-
-
-def _env_without_tensorflow(tmp_path) -> dict[str, str]:
-  for name in _BLOCKED:
-    pkg = tmp_path / "blocked" / name
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(
-      f'raise ModuleNotFoundError("No module named {name}", name="{name}")\n'
-    )
-  env = cli_env()
-  env["PYTHONPATH"] = os.pathsep.join(
-    [str(tmp_path / "blocked"), str(REPO), env.get("PYTHONPATH", "")]
-  )
-  return env
 
 
 def _run(env, *args, timeout=600):
@@ -44,7 +27,7 @@ def _run(env, *args, timeout=600):
 
 
 def test_blocker_hides_tensorflow(tmp_path):
-  env = _env_without_tensorflow(tmp_path)
+  env = env_without_tensorflow(tmp_path)
   out = subprocess.run(
     [sys.executable, "-c", "from ssgan_jax import writers;"
      " print(writers.tensorflow_installed())"],
@@ -55,7 +38,7 @@ def test_blocker_hides_tensorflow(tmp_path):
 
 
 def test_default_job_trains_and_evaluates_without_tensorflow(tmp_path):
-  env = _env_without_tensorflow(tmp_path)
+  env = env_without_tensorflow(tmp_path)
   workdir = tmp_path / "run"
   out = _run(
     env,
@@ -79,7 +62,7 @@ def test_default_job_trains_and_evaluates_without_tensorflow(tmp_path):
 
 
 def test_tfds_dataset_without_tensorflow_is_one_line(tmp_path):
-  env = _env_without_tensorflow(tmp_path)
+  env = env_without_tensorflow(tmp_path)
   workdir = tmp_path / "cifar"
   out = _run(
     env,
