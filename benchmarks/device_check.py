@@ -53,6 +53,7 @@ import jax.numpy as jnp  # noqa: E402
 from ssgan_jax import benchmark  # noqa: E402
 from ssgan_jax import sharding  # noqa: E402
 from ssgan_jax import train_step  # noqa: E402
+from ssgan_jax import writers  # noqa: E402
 from ssgan_jax.models import conv  # noqa: E402
 
 # Dense (no sparsity) spec peaks, FLOP/s, by jax device_kind (vendor sheets:
@@ -81,7 +82,7 @@ FULL = {
 DRY = {
   "widths": (8, 8),
   "batches": (8,),
-  "dtypes": ("float32", "bfloat16"),
+  "dtypes": ("float32",),
   "fractions": (0.25,),
   "steps": 2,
   "warmup": 1,
@@ -224,7 +225,9 @@ def run_default_job(size: dict) -> dict:
       ]
     else:
       cmd += ["--config.eval.batch_size=8"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The repo first, then what the caller put there (the carried wheels).
+    path = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     t0 = time.time()
     proc = subprocess.run(
       cmd,
@@ -254,9 +257,13 @@ def run_default_job(size: dict) -> dict:
       for x in proc.stderr.split()
       if x.startswith("steps_per_sec=")
     ]
+    tensorboard_files = len(list(workdir.glob("events.out.tfevents.*")))
   return {
     "command": shlex.join(["python", *cmd[1:]]).replace(str(workdir), "RUN"),
     "wall_s": wall,
+    # Without TensorFlow the run says so once and writes no event files.
+    "said_tensorboard_is_off": proc.stderr.count(writers.NO_TENSORBOARD),
+    "tensorboard_event_files": tensorboard_files,
     "steps_per_s_logged": rates,
     "evaluations": evals,
   }

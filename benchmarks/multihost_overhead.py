@@ -62,7 +62,9 @@ def _env(devices: int, repo: pathlib.Path) -> dict[str, str]:
   env = dict(os.environ)
   env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
   env["JAX_PLATFORMS"] = "cpu"
-  env["PYTHONPATH"] = str(repo)
+  env["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p
+  )
   return env
 
 

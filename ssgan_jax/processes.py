@@ -71,12 +71,35 @@ def initialize(
 
 
 def _client():
-  """The coordination-service client, or None for a single process."""
+  """The coordination-service client, or None (one process, or not found).
+
+  JAX has no public accessor; `multihost_utils` and Orbax read the same
+  attribute. Where a JAX version moved it, failures are not reported to
+  peers (they stop at the next collective or the heartbeat timeout) and the
+  log says so once.
+  """
   if jax.process_count() == 1:
     return None
-  from jax._src import distributed  # pylint: disable=g-import-not-at-top
+  try:
+    from jax._src import distributed  # pylint: disable=g-import-not-at-top
 
-  return distributed.global_state.client
+    client = distributed.global_state.client
+  except (ImportError, AttributeError):
+    client = None
+  if client is None or not hasattr(client, "key_value_try_get"):
+    global _WARNED
+    if not _WARNED:
+      _WARNED = True
+      logging.warning(
+        "jax %s: no coordination-service client found; a failing process"
+        " cannot tell its peers (they stop at the heartbeat timeout).",
+        jax.__version__,
+      )
+    return None
+  return client
+
+
+_WARNED = False
 
 
 def recorded_failure() -> str | None:

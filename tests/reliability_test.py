@@ -2,6 +2,7 @@
 resume and the NaN guard, each through the real entry point."""
 
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -99,7 +100,13 @@ def test_flipped_byte_in_newest_checkpoint_is_caught(trained, tmp_path):
   biggest.write_bytes(bytes(data))
   out = _run(workdir, "--config.total_steps=6")
   assert out.returncode == 0, out.stderr[-3000:]
-  assert "/4 is damaged (ChecksumMismatch: 1 array(s) differ" in out.stderr
+  # Mostly the flip lands in array bytes that decode fine and only the
+  # checksums see (ChecksumMismatch); when it lands in a compressed chunk's
+  # framing, the reader fails first. Either way the checkpoint is refused.
+  damaged = re.search(r"/4 is damaged \((\w+): ([^;]*)", out.stderr)
+  assert damaged, out.stderr[-3000:]
+  if damaged[1] == "ChecksumMismatch":
+    assert damaged[2].startswith("1 array(s) differ"), damaged[0]
   assert "at step 2" in out.stderr and "Trained steps 2..6" in out.stderr
   assert (workdir / "checkpoints" / "4.damaged").is_dir()
   assert _steps(workdir)[-1] == 6
