@@ -51,10 +51,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from ssgan_jax import benchmark  # noqa: E402
-from ssgan_jax import sharding  # noqa: E402
-from ssgan_jax import train_step  # noqa: E402
 from ssgan_jax import writers  # noqa: E402
-from ssgan_jax.models import conv  # noqa: E402
 
 # Dense (no sparsity) spec peaks, FLOP/s, by jax device_kind (vendor sheets:
 # H100/H200 SXM: FP32 67 T, TF32 tensor 495 T, BF16 tensor 989 T).
@@ -100,20 +97,6 @@ def row_config(width_gd, batch, dtype, fraction):
   return c
 
 
-def _compile(setup):
-  """Builds and AOT-compiles one row's train step as train.py jits it."""
-  repl = sharding.replicated(setup.mesh)
-  batch_sh = sharding.batch_sharding(setup.mesh, 5, batch_axis=1)
-  step_fn = jax.jit(
-    train_step.make_train_step(setup.comps, setup.mesh),
-    in_shardings=(repl, batch_sh, repl),
-    out_shardings=(repl, repl),
-    donate_argnums=0,
-    compiler_options=conv.jit_options(setup.mesh),
-  )
-  return benchmark.compile_timed(step_fn, setup.state, setup.images, setup.rng)
-
-
 def measure_steps(size: dict, peaks: dict) -> list[dict]:
   """Section 1: every (batch, dtype, fraction) row."""
   configs = [
@@ -125,7 +108,7 @@ def measure_steps(size: dict, peaks: dict) -> list[dict]:
   t0 = time.perf_counter()
   with concurrent.futures.ThreadPoolExecutor(len(configs)) as pool:
     setups = list(pool.map(benchmark.make_setup, configs))
-    compiled = list(pool.map(_compile, setups))
+    compiled = list(pool.map(benchmark.compile_step, setups))
   all_compile_s = time.perf_counter() - t0
   kind = jax.devices()[0].device_kind
   spec = SPEC_PEAKS.get(kind, {})

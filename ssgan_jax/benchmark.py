@@ -327,6 +327,21 @@ def make_setup(config: ml_collections.ConfigDict) -> Setup:
   return Setup(config, comps, mesh, state, images, train_rng)
 
 
+def compile_step(s: Setup) -> tuple[Any, dict]:
+  """AOT-compiles the train step for `s` as train.py jits it; (exe, times)."""
+  repl = sharding.replicated(s.mesh)
+  batch_sh = sharding.batch_sharding(s.mesh, 5, batch_axis=1)
+  # As train.py: explicit shardings, the state donated.
+  step_fn = jax.jit(
+    train_step.make_train_step(s.comps, s.mesh),
+    in_shardings=(repl, batch_sh, repl),
+    out_shardings=(repl, repl),
+    donate_argnums=0,
+    compiler_options=conv_lib.jit_options(s.mesh),
+  )
+  return compile_timed(step_fn, s.state, s.images, s.rng)
+
+
 def d_views_per_update(config, comps) -> tuple[int, int]:
   """Images D sees in one D update and in one G update."""
   b = config.batch_size
@@ -349,17 +364,7 @@ def measure_ours(
   reset = _reset_peak_rss()
   load_before = os.getloadavg()[0]
   s = make_setup(config)
-  repl = sharding.replicated(s.mesh)
-  batch_sh = sharding.batch_sharding(s.mesh, 5, batch_axis=1)
-  # As train.py: explicit shardings, the state donated.
-  step_fn = jax.jit(
-    train_step.make_train_step(s.comps, s.mesh),
-    in_shardings=(repl, batch_sh, repl),
-    out_shardings=(repl, repl),
-    donate_argnums=0,
-    compiler_options=conv_lib.jit_options(s.mesh),
-  )
-  compiled, compile_times = compile_timed(step_fn, s.state, s.images, s.rng)
+  compiled, compile_times = compile_step(s)
   cost = cost_of(compiled)
   g_params, d_params = _count(s.state.g.params), _count(s.state.d.params)
 

@@ -42,8 +42,8 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _run_pair(argv, logs, timeout):
-  """Runs `argv(i)` for processes i = 0, 1; returns [(returncode, stderr)].
+def _start_pair(argv, logs, **env):
+  """Starts `argv(i)` for processes i = 0, 1; returns the Popen objects.
 
   Each process writes to its own files under `logs` (`<i>.out`, `<i>.err`),
   not to pipes: a process blocked on a full pipe that nobody drains would
@@ -58,16 +58,33 @@ def _run_pair(argv, logs, timeout):
     ):
       procs.append(
         subprocess.Popen(
-          argv(i), cwd=REPO, env=cli_env(2), stdout=out, stderr=err
+          argv(i),
+          cwd=REPO,
+          env={**cli_env(2), **env},
+          stdout=out,
+          stderr=err,
         )
       )
+  return procs
+
+
+def _wait_all(procs, timeout):
+  """Waits for every process; returns the seconds until the last exited."""
+  t0 = time.time()
   try:
     for p in procs:
-      p.wait(timeout=timeout)
+      p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
   except subprocess.TimeoutExpired:
     for q in procs:
       q.kill()
     raise
+  return time.time() - t0
+
+
+def _run_pair(argv, logs, timeout):
+  """Runs `argv(i)` for processes i = 0, 1; returns [(returncode, stderr)]."""
+  procs = _start_pair(argv, logs)
+  _wait_all(procs, timeout)
   return [
     (p.returncode, (logs / f"{i}.err").read_text()) for i, p in enumerate(procs)
   ]
@@ -183,40 +200,6 @@ def test_concurrent_saves_of_two_checkpoint_directories(tmp_path):
   for i, _ in enumerate(outs):
     out = (tmp_path / "logs" / f"{i}.out").read_text()
     assert f"process {i} saved [5] [5]" in out
-
-
-def _start_pair(argv, logs, **env):
-  """Starts `argv(i)` for i = 0, 1 with their output in files; returns them."""
-  logs.mkdir(parents=True, exist_ok=True)
-  procs = []
-  for i in range(2):
-    with (
-      open(logs / f"{i}.err", "w") as err,
-      open(logs / f"{i}.out", "w") as out,
-    ):
-      procs.append(
-        subprocess.Popen(
-          argv(i),
-          cwd=REPO,
-          env={**cli_env(2), **env},
-          stdout=out,
-          stderr=err,
-        )
-      )
-  return procs
-
-
-def _wait_all(procs, timeout):
-  """Waits for every process; returns the seconds until the last exited."""
-  t0 = time.time()
-  try:
-    for p in procs:
-      p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
-  except subprocess.TimeoutExpired:
-    for q in procs:
-      q.kill()
-    raise
-  return time.time() - t0
 
 
 def _wait_for_line(path, text, procs, timeout=300):
