@@ -113,12 +113,17 @@ def recorded_failure() -> str | None:
     return None  # NOT_FOUND, or the service is gone
 
 
+def _prefix() -> str:
+  """How this process's failure reports begin."""
+  return f"process {jax.process_index()}: "
+
+
 def report_failure(message: str) -> str:
   """Records `message` as the run's failure unless one is recorded already.
 
   Returns the run's first failure (this one, or an earlier peer's).
   """
-  text = f"process {jax.process_index()}: {message}"
+  text = _prefix() + message
   client = _client()
   if client is None:
     return text
@@ -155,28 +160,22 @@ def exit(code: int) -> NoReturn:  # pylint: disable=redefined-builtin
   sys.exit(code)
 
 
-def exit_on_failure(
-  e: BaseException, *, line: str | None = None, code: int = EXIT_FAILED
-) -> None:
+def exit_on_failure(e: BaseException) -> None:
   """In a multi-process run: reports `e`, prints it, exits; else returns.
 
-  Args:
-    e: the exception this process stops on.
-    line: the one-line message for a user error (printed as `error: line`,
-      no traceback); None prints the traceback.
-    code: the exit status.
+  The traceback is printed, then `error: process <i>: <e>` (with "this
+  process stops too" if a peer's failure was reported first).
   """
   if jax.process_count() == 1:
     return
-  first = report_failure(line or describe(e))
-  if line is None:
-    traceback.print_exception(e)
-  mine = first.startswith(f"process {jax.process_index()}: ")
+  first = report_failure(describe(e))
+  traceback.print_exception(e)
+  mine = first.startswith(_prefix())
   print(
     f"error: {first}" if mine else f"error: {first}; this process stops too",
     file=sys.stderr,
   )
-  _exit_now(code)
+  _exit_now(EXIT_FAILED)
 
 
 @contextlib.contextmanager
@@ -191,7 +190,7 @@ def failure_watcher(poll_s: float = POLL_S):
     yield
     return
   stop = threading.Event()
-  me = f"process {jax.process_index()}: "
+  me = _prefix()
 
   def watch():
     lost = 0

@@ -90,27 +90,27 @@ def _run_pair(argv, logs, timeout):
   ]
 
 
+def _main_argv(port, workdir, *extra, script=("-m", "ssgan_jax.main")):
+  """i -> the command of process i of two training `workdir` together."""
+  return lambda i: [
+    sys.executable,
+    *script,
+    *ARGS,
+    *extra,
+    "--workdir",
+    str(workdir),
+    f"--coordinator_address=127.0.0.1:{port}",
+    "--num_processes=2",
+    f"--process_id={i}",
+  ]
+
+
 def _two_processes(workdir, *extra):
   """Trains with two processes; returns [(returncode, stderr)] per process."""
   port = _free_port()
   runs = workdir.parent / "logs"
   logs = runs / str(len(list(runs.glob("*"))) if runs.exists() else 0)
-  return _run_pair(
-    lambda i: [
-      sys.executable,
-      "-m",
-      "ssgan_jax.main",
-      *ARGS,
-      *extra,
-      "--workdir",
-      str(workdir),
-      f"--coordinator_address=127.0.0.1:{port}",
-      "--num_processes=2",
-      f"--process_id={i}",
-    ],
-    logs,
-    timeout=400,
-  )
+  return _run_pair(_main_argv(port, workdir, *extra), logs, timeout=400)
 
 
 def _check_ok(outs):
@@ -213,20 +213,6 @@ def _wait_for_line(path, text, procs, timeout=300):
   for p in procs:
     p.kill()
   raise AssertionError(f"{text!r} never appeared in {path}")
-
-
-def _main_argv(port, workdir, *extra, script=("-m", "ssgan_jax.main")):
-  return lambda i: [
-    sys.executable,
-    *script,
-    *ARGS,
-    *extra,
-    "--workdir",
-    str(workdir),
-    f"--coordinator_address=127.0.0.1:{port}",
-    "--num_processes=2",
-    f"--process_id={i}",
-  ]
 
 
 def test_a_process_failing_alone_stops_both_fast(tmp_path):
