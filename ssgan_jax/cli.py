@@ -6,11 +6,22 @@ keep library chatter out of the log a user reads.
 """
 
 import logging as std_logging
+import os
 import sys
 from typing import NoReturn
 
 from absl import flags
 from absl import logging
+
+# TensorFlow (tf.data, TensorBoard) prints start-up notices from C++ before
+# any Python filter can drop them. TF_CPP_MIN_LOG_LEVEL=2 keeps its warnings
+# and errors; since TF 2.21 the oneDNN notice ("oneDNN custom operations are
+# on ...") ignores that level and only goes with oneDNN's own switch, which
+# changes nothing here: TensorFlow runs no matmul or convolution of ours (JAX
+# does), only input decoding and event files. Set before TensorFlow loads;
+# a user's own values win.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 # Orbax logs every file it writes or reads, JAX every backend it did not
 # find (INFO); their warnings and errors still show.

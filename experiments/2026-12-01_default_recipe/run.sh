@@ -57,6 +57,26 @@ case "$name" in
       --config.eval.every_steps=400
     )
     ;;
+  lr2x)
+    # Round 2 (after the threaded convolutions): the default with both
+    # learning rates doubled (G 4e-4, D 8e-4) for the short budget.
+    over=(
+      --config.optimizer.g.learning_rate=4e-4
+      --config.optimizer.d.learning_rate=8e-4
+    )
+    ;;
+  batch32)
+    # Round 2: the default at batch 32 (more, cheaper steps per minute).
+    over=(--config.batch_size=32)
+    ;;
+  lr2x_batch32)
+    # Round 2: both of the above.
+    over=(
+      --config.batch_size=32
+      --config.optimizer.g.learning_rate=4e-4
+      --config.optimizer.d.learning_rate=8e-4
+    )
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -67,7 +87,8 @@ case "$name" in
     ;;
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
-      "peer_recipe_ema ndis1_ttur_ema995 default" >&2
+      "peer_recipe_ema ndis1_ttur_ema995 lr2x batch32 lr2x_batch32" \
+      "default" >&2
     exit 2
     ;;
 esac
