@@ -26,6 +26,8 @@ setuptools.setup(
     "pillow>=10",
     "absl-py>=2.1",
     "tqdm>=4.66",
+    # Random access to ArrayRecord datasets (dataset.in_memory=False).
+    "grain>=0.2.18,<0.3",
   ],
   extras_require={
     # matplotlib: the tests run the experiment scripts, which plot.

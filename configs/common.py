@@ -13,19 +13,24 @@ def base() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.dataset = ml_collections.ConfigDict()
-  # "fashion_mnist" is the embedded, checksummed copy in data/; any other
-  # name is loaded with tensorflow_datasets.
+  # "fashion_mnist" is the embedded, checksummed copy in data/; "folder" a
+  # directory of images (dataset.path); any other name is loaded with
+  # tensorflow_datasets.
   c.dataset.name = "cifar10"
   c.dataset.split = "train"
   c.dataset.image_size = 32  # square; the architecture must support it
   c.dataset.channels = 3
   c.dataset.num_classes = 10  # labels (Cond-GAN, probes); 0 = unlabelled
   c.dataset.data_dir = ""  # TFDS data_dir, or the Fashion-MNIST file dir
+  c.dataset.path = ""  # name 'folder': the directory of images (see README)
   c.dataset.download = True  # let TFDS download/prepare when not prepared
-  # Load the whole split into host memory: exact, resumable data order.
-  # False streams with tf.data (for splits that do not fit in memory).
+  # Load the whole split into host memory. False reads a TFDS split prepared
+  # as ArrayRecord by random access (splits that do not fit in memory); the
+  # data order is f(seed, step) either way.
   c.dataset.in_memory = True
-  c.dataset.shuffle_buffer = 10_000  # streaming mode only
+  # in_memory=False: reader threads and batches read ahead (record_source).
+  c.dataset.read_threads = 8
+  c.dataset.prefetch_batches = 4
   # TFDS images -> image_size (ssgan_jax/preprocess.py): center_crop_resize
   # | random_crop_resize | crop_or_pad | none. Rotation comes afterwards.
   c.dataset.preprocess = "center_crop_resize"
@@ -306,7 +311,11 @@ def resnet128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def imagenet128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """ImageNet 128x128: TFDS imagenet2012 (manual download), streamed.
+  """ImageNet 128x128: TFDS imagenet2012 (manual download), read by index.
+
+  Prepare it as ArrayRecord (`tfds build imagenet2012
+  --file_format=array_record --manual_dir DIR`): in_memory=False reads the
+  split by random access in the run's (seed, step) order.
 
   Train: random square crops of 50-100 % of the area, resized (compare_gan's
   "distorted" crop); FID reference: the 50k validation images, central
@@ -330,7 +339,11 @@ def imagenet128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def lsun_bedroom128(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """LSUN-Bedroom 128x128: TFDS lsun/bedroom, unlabelled, streamed.
+  """LSUN-Bedroom 128x128: TFDS lsun/bedroom, unlabelled, read by index.
+
+  Prepared as ArrayRecord (`tfds build lsun/bedroom
+  --file_format=array_record`; with download=True that is the format a
+  run prepares it in).
 
   Central 128x128 crop without resizing; the last 1 % of train (~30k
   images) is held out for FID, as compare_gan did.

@@ -102,8 +102,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
       "dataset.preprocess='random_crop_resize' with dataset.in_memory=True"
       " would crop each image once for the whole run; set"
-      " dataset.in_memory=False (streaming) for fresh crops every epoch."
+      " dataset.in_memory=False (random access to ArrayRecord files) for"
+      " fresh crops every epoch."
     )
+  if not dc.get("in_memory", True):
+    for field in ("read_threads", "prefetch_batches"):
+      value = dc.get(field, 1)
+      if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise errors.ConfigError(
+          f"dataset.{field}={value!r} must be a positive integer; e.g."
+          f" --config.dataset.{field}=4."
+        )
   _validate_cond_gan(config)
   from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 

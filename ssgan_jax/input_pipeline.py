@@ -17,12 +17,15 @@ Two sources:
   (seed, e). Any step's batch is computed directly, so a resumed run sees
   exactly the data an uninterrupted run would have, and every process takes
   its slice of the same global batch (multi-process == single-process).
-* `StreamSource` (`in_memory=False`): a tf.data pipeline over a TFDS split,
-  sharded per process with `tfds.split_for_jax_process`, shuffled with a seed
-  folded with the start step (a resumed run continues with fresh data).
+* `record_source.RecordSource` (`in_memory=False`): random access to a TFDS
+  split prepared as ArrayRecord, for datasets larger than host memory, in
+  the same order (`data_order`): resumes and processes behave as above.
 
-`fashion_mnist` is the embedded, checksummed copy (no TFDS, no download),
-padded 28 -> 32 with the background value (-1 after scaling).
+Datasets by `dataset.name`: `fashion_mnist` is the embedded, checksummed
+copy (no TFDS, no download), padded 28 -> 32 with the background value (-1
+after scaling); `folder` is a directory of the user's images
+(`dataset.path`, see `image_folder`), always in memory; any other name is
+a TFDS dataset.
 """
 
 import logging as std_logging
@@ -34,12 +37,17 @@ import jax
 import ml_collections
 import numpy as np
 
+from ssgan_jax import data_order
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
+from ssgan_jax import image_folder
 from ssgan_jax import preprocess
 from ssgan_jax import state as state_lib
 
 EMBEDDED = ("fashion_mnist",)
+FOLDER = "folder"
+# Datasets read without TFDS (named in its error messages).
+LOCAL = (*EMBEDDED, FOLDER)
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -65,8 +73,14 @@ def load_embedded(name: str, split: str, size: int, data_dir: str = ""):
   return pad_to(np.asarray(images), size), labels
 
 
-def _tfds_builder(dc: ml_collections.ConfigDict):
-  """Returns a prepared TFDS builder or raises a one-line DataError."""
+def _tfds_builder(
+  dc: ml_collections.ConfigDict, file_format: str | None = None
+):
+  """Returns a prepared TFDS builder or raises a one-line DataError.
+
+  `file_format` is the format to prepare in when TFDS downloads (ArrayRecord
+  for the random-access source); a split already prepared is used as it is.
+  """
   try:
     import tensorflow as tf  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -74,7 +88,8 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
     raise errors.DataError(
       f"dataset {dc.name!r} is read through TFDS, which needs {e.name} (not"
       " installed here); `pip install tensorflow-cpu tensorflow-datasets`,"
-      f" or train on the embedded {', '.join(EMBEDDED)}, which needs neither."
+      f" or train on the embedded {', '.join(EMBEDDED)} or a folder of images"
+      " (dataset.name='folder'), which need neither."
     ) from None
 
   data_dir = dc.data_dir or None
@@ -84,18 +99,23 @@ def _tfds_builder(dc: ml_collections.ConfigDict):
   except Exception:  # pylint: disable=broad-except
     # DatasetNotFoundError, or a malformed name such as "fashion-mnist".
     raise errors.DataError(
-      f"dataset {dc.name!r} is neither embedded ({', '.join(EMBEDDED)}) nor"
+      f"dataset {dc.name!r} is neither one of ours ({', '.join(LOCAL)}) nor"
       " a TFDS dataset; see `tfds.list_builders()` for TFDS names."
     ) from None
   if builder.is_prepared():
     return builder
   if not dc.download:
+    fmt = f" --file_format={file_format}" if file_format else ""
     raise errors.DataError(
       f"TFDS dataset {dc.name!r} is not prepared in data_dir {shown_dir};"
-      f" prepare it there (`tfds build {dc.name} --data_dir {shown_dir}`) or"
-      " set --config.dataset.download=True on a machine with internet."
+      f" prepare it there (`tfds build {dc.name} --data_dir {shown_dir}{fmt}`)"
+      " or set --config.dataset.download=True on a machine with internet."
     )
   try:
+    if file_format:
+      builder = tfds.builder(
+        dc.name, data_dir=data_dir, file_format=file_format
+      )
     _download_and_prepare(builder, shown_dir)
   except Exception as e:  # pylint: disable=broad-except
     raise errors.DataError(
@@ -197,6 +217,11 @@ def load_tfds_in_memory(dc: ml_collections.ConfigDict, train: bool = True):
   builder = _tfds_builder(dc)  # a missing TFDS is one line from here
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
+  fmt = getattr(builder.info.file_format, "value", builder.info.file_format)
+  if str(fmt) == "array_record":  # random access only (no tf.data)
+    from ssgan_jax import record_source  # pylint: disable=g-import-not-at-top
+
+    return record_source.read_split(builder, dc, dc.split, train)
   ds = builder.as_dataset(split=dc.split, shuffle_files=False)
   ds = ds.map(
     lambda ex: (
@@ -229,33 +254,15 @@ class ArraySource:
       raise ValueError(f"{len(labels)} labels for {len(images)} images")
     self.images = images
     self.labels = None if labels is None else np.asarray(labels, np.int32)
-    self.batch_size = batch_size
-    self.disc_iters = disc_iters
-    self.seed = seed
-    self.local = batch_size // process_count
-    self.offset = process_index * self.local
-    self._perms: dict[int, np.ndarray] = {}
-
-  def _perm(self, epoch: int) -> np.ndarray:
-    if epoch not in self._perms:
-      if len(self._perms) > 2:
-        self._perms.pop(min(self._perms))
-      rng = np.random.default_rng([self.seed, epoch])
-      self._perms[epoch] = rng.permutation(len(self.images))
-    return self._perms[epoch]
+    self.order = data_order.ExampleOrder(
+      len(images), batch_size, disc_iters, seed, process_index, process_count
+    )
+    # A folder dataset's example list (see `record`); None otherwise.
+    self.index: dict | None = None
 
   def indices(self, step: int) -> np.ndarray:
     """Dataset indices of this process's examples at `step`: [n_dis, B_local]."""
-    n = len(self.images)
-    base = (
-      step * self.disc_iters + np.arange(self.disc_iters)
-    ) * self.batch_size
-    pos = base[:, None] + self.offset + np.arange(self.local)[None, :]
-    out = np.empty_like(pos)
-    for epoch in np.unique(pos // n):
-      mask = pos // n == epoch
-      out[mask] = self._perm(int(epoch))[pos[mask] % n]
-    return out
+    return self.order.indices(step)
 
   def host_batch(self, step: int, with_labels: bool = False):
     """[n_dis, B_local, H, W, C] float32 in [-1, 1] (and labels).
@@ -273,84 +280,34 @@ class ArraySource:
     return images, self.labels[idx]
 
 
-class StreamSource:
-  """tf.data over a TFDS split, for datasets that do not fit in memory.
-
-  The pipeline is built on the first `host_batch(step)` call, with the
-  shuffle seed folded with that step: a resumed run continues with fresh
-  (not repeated) data. With `labels=True` it carries each image's label
-  (the dataset must have a "label" feature) and `host_batch(step,
-  with_labels=True)` returns them.
-  """
-
-  def __init__(
-    self,
-    dc,
-    batch_size: int,
-    disc_iters: int,
-    seed: int,
-    labels: bool = False,
-  ):
-    self.builder = _tfds_builder(dc)  # fails fast when not available
-    if labels and "label" not in self.builder.info.features:
-      raise _cond_gan_needs_labels(dc.name)
-    self.labels = labels
-    self.dc = dc
-    self.local = batch_size // jax.process_count()
-    self.disc_iters = disc_iters
-    self.seed = seed
-    self._it = None
-
-  def _make_iterator(self, start_step: int):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-    dc = self.dc
-    split = tfds.split_for_jax_process(dc.split, drop_remainder=True)
-    ds_seed = int(
-      np.random.default_rng([self.seed, start_step]).integers(2**31)
+def _folder_split(dc: ml_collections.ConfigDict, split: str | None) -> None:
+  if split not in (None, dc.split):
+    raise errors.DataError(
+      f"dataset 'folder' has one split, the folder itself; split {split!r}"
+      " cannot be read from it. Evaluate against reference statistics"
+      " (eval.reference_stats) made from held-out images instead."
     )
-    ds = self.builder.as_dataset(
-      split=split,
-      shuffle_files=True,
-      read_config=tfds.ReadConfig(shuffle_seed=ds_seed),
-    )
-    ds = ds.repeat().shuffle(dc.shuffle_buffer, seed=ds_seed)
-    if self.labels:
-      fn = lambda ex: (
-        _tf_preprocess(ex["image"], dc, ds_seed),
-        tf.cast(ex["label"], tf.int32),
-      )
-    else:
-      fn = lambda ex: _tf_preprocess(ex["image"], dc, ds_seed)
-    ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(self.local, drop_remainder=True).batch(self.disc_iters)
-    return iter(tfds.as_numpy(ds.prefetch(2)))
-
-  def host_batch(self, step: int, with_labels: bool = False):
-    """Images [n_dis, B_local, H, W, C] (and labels [n_dis, B_local])."""
-    if with_labels and not self.labels:
-      raise ValueError("this StreamSource was built without labels")
-    if self._it is None:
-      self._it = self._make_iterator(step)
-    batch = next(self._it)
-    if not self.labels:
-      return to_float(batch)
-    images, labels = batch
-    if not with_labels:
-      return to_float(images)
-    labels = np.asarray(labels, np.int32)
-    check_labels(labels, self.dc.num_classes, self.dc.name)
-    return to_float(images), labels
 
 
-def load_split(dc: ml_collections.ConfigDict, split: str | None = None):
+def load_split(
+  dc: ml_collections.ConfigDict, split: str | None = None, workdir=None
+):
   """Any configured dataset split as (uint8 [N, S, S, C], labels [N]).
 
   The training split (split None) is preprocessed as for training; any
-  other split as for evaluation (central crops, see `_tf_preprocess`).
+  other split as for evaluation (central crops, see `_tf_preprocess`). A
+  folder's examples are those of the index a run in `workdir` started
+  with, if any (see `image_folder`).
   """
   train = split is None
+  if dc.name == FOLDER:
+    _folder_split(dc, split)
+    index = image_folder.resolve_index(
+      dc.path, image_folder.read_index(workdir)
+    )
+    return image_folder.load(
+      dc.path, index, dc.image_size, dc.preprocess, min_images=1
+    )
   split = split or dc.split
   if dc.name in EMBEDDED:
     return load_embedded(dc.name, split, dc.image_size, dc.data_dir)
@@ -359,20 +316,52 @@ def load_split(dc: ml_collections.ConfigDict, split: str | None = None):
   return load_tfds_in_memory(dc, train=train)
 
 
-def create_source(config: ml_collections.ConfigDict):
+def _folder_source(config: ml_collections.ConfigDict, workdir, conditional):
+  """An ArraySource over `dataset.path`; its `index` is for `record`."""
+  dc = config.dataset
+  index = image_folder.resolve_index(dc.path, image_folder.read_index(workdir))
+  if conditional and not index["classes"]:
+    raise errors.DataError(
+      f"dataset.path {dc.path!r} has no class sub-directories; Cond-GAN"
+      " (model.generator.norm='conditional') needs one sub-directory of"
+      " images per class."
+    )
+  images, labels = image_folder.load(
+    dc.path, index, dc.image_size, dc.preprocess, config.batch_size
+  )
+  return index, images, labels
+
+
+def record(source, workdir) -> None:
+  """Writes what a resumed run needs to see the same data (process 0).
+
+  A folder's example list (`image_folder.INDEX_FILE`); nothing for the
+  other sources, whose order is fixed by the dataset itself.
+  """
+  index = getattr(source, "index", None)
+  if index is not None:
+    image_folder.write_index(workdir, index)
+
+
+def create_source(config: ml_collections.ConfigDict, workdir=None):
   """The training source for `config` (see module docstring).
 
   For a Cond-GAN run the source carries the labels and checks them here,
   before anything is compiled: a dataset without labels, or with labels
-  outside [0, dataset.num_classes), is a one-line DataError.
+  outside [0, dataset.num_classes), is a one-line DataError. `workdir`
+  (only read here) is where a resumed folder run finds its index.
   """
   dc = config.dataset
   conditional = state_lib.is_conditional(config)
-  if conditional and dc.name not in EMBEDDED:
+  index = None
+  if conditional and dc.name not in LOCAL:
     if "label" not in _tfds_builder(dc).info.features:
       raise _cond_gan_needs_labels(dc.name)
-  if dc.name in EMBEDDED or dc.in_memory:
-    images, labels = load_split(dc)
+  if dc.name in LOCAL or dc.in_memory:
+    if dc.name == FOLDER:
+      index, images, labels = _folder_source(config, workdir, conditional)
+    else:
+      images, labels = load_split(dc)
     if images.shape[-1] != dc.channels:
       raise errors.ConfigError(
         f"dataset {dc.name!r} has {images.shape[-1]} image channel(s) but"
@@ -380,7 +369,7 @@ def create_source(config: ml_collections.ConfigDict):
       )
     if conditional:
       check_labels(labels, dc.num_classes, dc.name)
-    return ArraySource(
+    source = ArraySource(
       images,
       config.batch_size,
       config.disc_iters,
@@ -389,6 +378,17 @@ def create_source(config: ml_collections.ConfigDict):
       jax.process_count(),
       labels=labels if conditional else None,
     )
-  return StreamSource(
-    dc, config.batch_size, config.disc_iters, config.seed, labels=conditional
+    source.index = index
+    return source
+  from ssgan_jax import record_source  # pylint: disable=g-import-not-at-top
+
+  return record_source.RecordSource(
+    _tfds_builder(dc, file_format="array_record"),
+    dc,
+    config.batch_size,
+    config.disc_iters,
+    config.seed,
+    jax.process_index(),
+    jax.process_count(),
+    labels=conditional,
   )

@@ -55,7 +55,11 @@ def _resize(image, size: int):
 
 
 def tf_preprocess(
-  image, size: int, name: str = "center_crop_resize", seed=None
+  image,
+  size: int,
+  name: str = "center_crop_resize",
+  seed=None,
+  stateless_seed=None,
 ):
   """TF op: uint8 [h, w, C] -> uint8 [size, size, C] by method `name`.
 
@@ -64,6 +68,8 @@ def tf_preprocess(
     size: output side.
     name: one of PREPROCESSING.
     seed: op seed of `random_crop_resize` (the run's data seed).
+    stateless_seed: int64 [2] instead of `seed`: the crop is a function of
+      it alone (the random-access source passes (seed, example position)).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -77,14 +83,19 @@ def tf_preprocess(
     )
     image = _resize(image, size)
   elif name == "random_crop_resize":
-    begin, crop, _ = tf.image.sample_distorted_bounding_box(
-      tf.shape(image),
-      tf.zeros([0, 0, 4], tf.float32),
+    box = dict(
+      image_size=tf.shape(image),
+      bounding_boxes=tf.zeros([0, 0, 4], tf.float32),
       aspect_ratio_range=(1.0, 1.0),
       area_range=RANDOM_CROP_AREA,
       use_image_if_no_bounding_boxes=True,
-      seed=seed,
     )
+    if stateless_seed is not None:
+      begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
+        **box, seed=stateless_seed
+      )
+    else:
+      begin, crop, _ = tf.image.sample_distorted_bounding_box(**box, seed=seed)
     image = tf.slice(image, begin, crop)
     image = _resize(image, size)
   elif name == "crop_or_pad":

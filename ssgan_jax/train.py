@@ -245,7 +245,7 @@ def train_and_evaluate(
     config.batch_size, mesh, layout.group_size(list(comps.tasks))
   )
   # Data before anything is compiled: a missing dataset fails in seconds.
-  source = input_pipeline.create_source(config)
+  source = input_pipeline.create_source(config, workdir)
   score = None
   if config.eval.every_steps > 0:
     from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
@@ -297,6 +297,7 @@ def _train(
     logging.info("Resumed from %s at step %d.", ckpt.directory, start)
   if is_main:
     write_json_atomic(workdir / "config.json", config.to_dict())
+    input_pipeline.record(source, workdir)
 
   writer = writers.create(str(workdir), is_main)
   if start == 0:

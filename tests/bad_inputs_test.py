@@ -166,7 +166,7 @@ CONFIG_CASES = [
   (
     "--config.dataset.name=fashion-mnist",
     {"dataset.name": "fashion-mnist"},
-    "is neither embedded (fashion_mnist) nor a TFDS dataset",
+    "is neither one of ours (fashion_mnist, folder) nor a TFDS dataset",
   ),
   (
     "--config.dataset.name=cifar10 --config.dataset.download=False (not prepared)",
@@ -303,6 +303,64 @@ def _unwritable_case(tmp_path):
   return _message(info.value, tmp_path)
 
 
+def _folder_case(make, tmp_path):
+  """A run on `dataset.path=make(folder)`; nothing may reach the workdir."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  def png(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+  root = tmp_path / "images"
+  root.mkdir()
+  path = make(root, png)
+  config = _set(
+    tiny_config(),
+    {"dataset.name": "folder", "dataset.path": str(path)},
+    tmp_path,
+  )
+  with pytest.raises(errors.UserError) as info:
+    train.train_and_evaluate(config, str(tmp_path / "workdir"))
+  assert not (tmp_path / "workdir").exists()
+  return _message(info.value, tmp_path)
+
+
+def _eight_gray(root, png):
+  for i in range(8):
+    png(root / f"img{i}.png", np.full((32, 32), i))
+  return root
+
+
+def _undecodable_folder(root, png):
+  _eight_gray(root, png)
+  (root / "broken.png").write_bytes(b"\x89PNG not really")
+  return root
+
+
+def _mixed_channel_folder(root, png):
+  _eight_gray(root, png)
+  png(root / "rgb.png", np.zeros((32, 32, 3)))
+  return root
+
+
+def _mixed_layout_folder(root, png):
+  png(root / "top.png", np.zeros((32, 32)))
+  png(root / "cat" / "a.png", np.zeros((32, 32)))
+  return root
+
+
+def _too_few_folder(root, png):
+  for i in range(3):
+    png(root / f"img{i}.png", np.zeros((32, 32)))
+  return root
+
+
+def _empty_folder(root, png):
+  del png
+  (root / "notes.txt").write_text("no images here")
+  return root
+
+
 def _locked_case(tmp_path):
   """A second run into a workdir whose run still holds the lock."""
   import fcntl  # pylint: disable=g-import-not-at-top
@@ -385,6 +443,41 @@ OTHER_CASES = [
     "corrupt Fashion-MNIST file",
     lambda t: _data_dir_case("corrupt", t),
     "or unset $SSGAN_JAX_FASHION_MNIST_DIR to use the embedded copy",
+  ),
+  (
+    "dataset.name=folder without dataset.path",
+    lambda t: _folder_case(lambda root, png: "", t),
+    "needs the folder: set --config.dataset.path=DIR",
+  ),
+  (
+    "dataset.path that is not a directory",
+    lambda t: _folder_case(lambda root, png: root / "nope", t),
+    "is not a directory",
+  ),
+  (
+    "dataset.path with no images",
+    lambda t: _folder_case(_empty_folder, t),
+    "holds no images",
+  ),
+  (
+    "dataset.path with a file that does not decode",
+    lambda t: _folder_case(_undecodable_folder, t),
+    "broken.png' cannot be decoded",
+  ),
+  (
+    "dataset.path with grayscale and RGB images",
+    lambda t: _folder_case(_mixed_channel_folder, t),
+    "rgb.png has 3, img0.png has 1",
+  ),
+  (
+    "dataset.path with images beside class folders",
+    lambda t: _folder_case(_mixed_layout_folder, t),
+    "both at its top level (e.g. top.png)",
+  ),
+  (
+    "dataset.path with fewer images than a batch",
+    lambda t: _folder_case(_too_few_folder, t),
+    "has 3 image(s), fewer than one batch (batch_size=8)",
   ),
   ("--workdir under an existing file", _unwritable_case, "is not writable"),
   (

@@ -109,5 +109,5 @@ def test_unprepared_tfds_dataset_fails_fast(tmp_path):
 
 def test_unknown_dataset_name():
   c = tiny_config(**{"dataset.name": "fashion_mnistt"})
-  with pytest.raises(errors.DataError, match="neither embedded"):
+  with pytest.raises(errors.DataError, match="neither one of ours"):
     input_pipeline.create_source(c)

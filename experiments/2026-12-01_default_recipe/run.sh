@@ -65,6 +65,13 @@ case "$name" in
       --config.optimizer.d.learning_rate=8e-4
     )
     ;;
+  lr3x)
+    # Round 2: three times the default's learning rates (G 6e-4, D 1.2e-3).
+    over=(
+      --config.optimizer.g.learning_rate=6e-4
+      --config.optimizer.d.learning_rate=1.2e-3
+    )
+    ;;
   batch32)
     # Round 2: the default at batch 32 (more, cheaper steps per minute).
     over=(--config.batch_size=32)
@@ -87,7 +94,7 @@ case "$name" in
     ;;
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
-      "peer_recipe_ema ndis1_ttur_ema995 lr2x batch32 lr2x_batch32" \
+      "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
       "default" >&2
     exit 2
     ;;
