@@ -130,7 +130,9 @@ def main() -> None:
   print("| source | images/s | x the step's need |")
   print("|---|---|---|")
   for r in rows:
-    print(f"| {r['source']} | {r['images_per_s']:.0f} | {r['x_step_need']:.1f} |")
+    print(
+      f"| {r['source']} | {r['images_per_s']:.0f} | {r['x_step_need']:.1f} |"
+    )
   if a.json:
     pathlib.Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
 

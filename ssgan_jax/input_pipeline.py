@@ -21,17 +21,20 @@ Two sources:
   split prepared as ArrayRecord, for datasets larger than host memory, in
   the same order (`data_order`): resumes and processes behave as above.
 
-Datasets by `dataset.name`: `fashion_mnist` is the embedded, checksummed
-copy (no TFDS, no download), padded 28 -> 32 with the background value (-1
-after scaling); `folder` is a directory of the user's images
+Datasets by `dataset.name` (the `DATASETS` registry; a new one is a
+loader function and one `DATASETS.register` line): `fashion_mnist` is the
+embedded, checksummed copy (no TFDS, no download), padded 28 -> 32 with the
+background value (-1 after scaling); `folder` is a directory of the user's images
 (`dataset.path`, see `image_folder`), always in memory; any other name is
-a TFDS dataset.
+a TFDS dataset (in memory, or by index from ArrayRecord files).
 """
 
 import logging as std_logging
 import os
 import pathlib
 import shutil
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -42,12 +45,10 @@ from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
 from ssgan_jax import image_folder
 from ssgan_jax import preprocess
+from ssgan_jax import registry
 from ssgan_jax import state as state_lib
 
 EMBEDDED = ("fashion_mnist",)
-FOLDER = "folder"
-# Datasets read without TFDS (named in its error messages).
-LOCAL = (*EMBEDDED, FOLDER)
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -99,8 +100,8 @@ def _tfds_builder(
   except Exception:  # pylint: disable=broad-except
     # DatasetNotFoundError, or a malformed name such as "fashion-mnist".
     raise errors.DataError(
-      f"dataset {dc.name!r} is neither one of ours ({', '.join(LOCAL)}) nor"
-      " a TFDS dataset; see `tfds.list_builders()` for TFDS names."
+      f"dataset {dc.name!r} is neither one of ours ({', '.join(DATASETS)})"
+      " nor a TFDS dataset; see `tfds.list_builders()` for TFDS names."
     ) from None
   if builder.is_prepared():
     return builder
@@ -280,13 +281,48 @@ class ArraySource:
     return images, self.labels[idx]
 
 
-def _folder_split(dc: ml_collections.ConfigDict, split: str | None) -> None:
+class Loaded(NamedTuple):
+  """A split in host memory, as a dataset loader returns it."""
+
+  images: np.ndarray  # uint8 [N, S, S, C]
+  labels: np.ndarray  # int32 [N]; -1 where unlabelled
+  # What a resumed run must see again (a folder's file list; see `record`).
+  index: dict | None = None
+
+
+# dataset.name -> load(dc, split, workdir, min_images) -> Loaded, for the
+# datasets read without TFDS; every other name is a TFDS dataset. `split`
+# is None for the training split (preprocessed as for training), a split
+# name otherwise; `min_images` is the batch a training split must fill.
+DATASETS: registry.Registry[Callable[..., Loaded]] = registry.Registry(
+  "dataset"
+)
+
+
+@DATASETS.register("fashion_mnist")
+def _load_fashion_mnist(dc, split, workdir, min_images) -> Loaded:
+  del workdir, min_images  # 60k / 10k images, no index to keep
+  return Loaded(
+    *load_embedded(dc.name, split or dc.split, dc.image_size, dc.data_dir)
+  )
+
+
+@DATASETS.register("folder")
+def _load_folder(dc, split, workdir, min_images) -> Loaded:
+  """`dataset.path` (see `image_folder`); the index of a run in `workdir`."""
   if split not in (None, dc.split):
     raise errors.DataError(
       f"dataset 'folder' has one split, the folder itself; split {split!r}"
       " cannot be read from it. Evaluate against reference statistics"
       " (eval.reference_stats) made from held-out images instead."
     )
+  index = image_folder.resolve_index(dc.path, image_folder.read_index(workdir))
+  images, labels = image_folder.load(
+    dc.path, index, dc.image_size, dc.preprocess, min_images
+  )
+  if not index["classes"]:
+    labels = None
+  return Loaded(images, labels, index)
 
 
 def load_split(
@@ -299,37 +335,20 @@ def load_split(
   folder's examples are those of the index a run in `workdir` started
   with, if any (see `image_folder`).
   """
+  loaded = _load(dc, split, workdir, min_images=1)
+  labels = loaded.labels
+  if labels is None:
+    labels = np.full((len(loaded.images),), -1, np.int32)
+  return loaded.images, labels
+
+
+def _load(dc, split, workdir, min_images) -> Loaded:
+  if dc.name in DATASETS:
+    return DATASETS.get(dc.name)(dc, split, workdir, min_images)
   train = split is None
-  if dc.name == FOLDER:
-    _folder_split(dc, split)
-    index = image_folder.resolve_index(
-      dc.path, image_folder.read_index(workdir)
-    )
-    return image_folder.load(
-      dc.path, index, dc.image_size, dc.preprocess, min_images=1
-    )
-  split = split or dc.split
-  if dc.name in EMBEDDED:
-    return load_embedded(dc.name, split, dc.image_size, dc.data_dir)
   dc = ml_collections.ConfigDict(dc.to_dict())
-  dc.split = split
-  return load_tfds_in_memory(dc, train=train)
-
-
-def _folder_source(config: ml_collections.ConfigDict, workdir, conditional):
-  """An ArraySource over `dataset.path`; its `index` is for `record`."""
-  dc = config.dataset
-  index = image_folder.resolve_index(dc.path, image_folder.read_index(workdir))
-  if conditional and not index["classes"]:
-    raise errors.DataError(
-      f"dataset.path {dc.path!r} has no class sub-directories; Cond-GAN"
-      " (model.generator.norm='conditional') needs one sub-directory of"
-      " images per class."
-    )
-  images, labels = image_folder.load(
-    dc.path, index, dc.image_size, dc.preprocess, config.batch_size
-  )
-  return index, images, labels
+  dc.split = split or dc.split
+  return Loaded(*load_tfds_in_memory(dc, train=train))
 
 
 def record(source, workdir) -> None:
@@ -353,15 +372,17 @@ def create_source(config: ml_collections.ConfigDict, workdir=None):
   """
   dc = config.dataset
   conditional = state_lib.is_conditional(config)
-  index = None
-  if conditional and dc.name not in LOCAL:
+  if conditional and dc.name not in DATASETS:
     if "label" not in _tfds_builder(dc).info.features:
       raise _cond_gan_needs_labels(dc.name)
-  if dc.name in LOCAL or dc.in_memory:
-    if dc.name == FOLDER:
-      index, images, labels = _folder_source(config, workdir, conditional)
-    else:
-      images, labels = load_split(dc)
+  if dc.name in DATASETS or dc.in_memory:
+    images, labels, index = _load(dc, None, workdir, config.batch_size)
+    if conditional and labels is None:
+      raise errors.DataError(
+        f"dataset {dc.name!r} is unlabelled here (a folder without class"
+        " sub-directories); Cond-GAN (model.generator.norm='conditional')"
+        " needs labels: one sub-directory of images per class."
+      )
     if images.shape[-1] != dc.channels:
       raise errors.ConfigError(
         f"dataset {dc.name!r} has {images.shape[-1]} image channel(s) but"

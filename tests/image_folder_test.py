@@ -118,7 +118,10 @@ def test_cond_gan_needs_class_folders_and_rgb_needs_channels(tmp_path):
     },
   )
   cgan.ssl = {}
-  with pytest.raises(errors.DataError, match="has no class sub-directories"):
+  with pytest.raises(
+    errors.DataError,
+    match="needs labels: one sub-directory of images per class",
+  ):
     input_pipeline.create_source(cgan)
   with pytest.raises(errors.ConfigError, match="set it to 1"):
     input_pipeline.create_source(_config(tmp_path, **{"dataset.channels": 3}))
