@@ -33,7 +33,6 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-import numpy as np  # noqa: E402
 
 from configs import fashion_mnist_ssgan  # noqa: E402
 from ssgan_jax import fashion_mnist  # noqa: E402
