@@ -128,3 +128,37 @@ def test_unknown_scale_is_one_clear_error(capsys):
   with pytest.raises(SystemExit):
     benchmark.main(["--scales", "huge", "--out", ""])
   assert "choose from paper, width32" in capsys.readouterr().err
+
+
+def test_input_pipeline_benchmark_measures_every_source(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  from conftest import REPO  # pylint: disable=g-import-not-at-top
+  from conftest import cli_env  # pylint: disable=g-import-not-at-top
+
+  out = tmp_path / "pipeline.json"
+  run = subprocess.run(
+    [
+      sys.executable,
+      "benchmarks/input_pipeline.py",
+      *("--images", "128", "--steps", "2", "--sizes", "32", "--threads", "2"),
+      *("--json", str(out)),
+    ],
+    cwd=REPO,
+    env=cli_env(),
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert run.returncode == 0, run.stderr[-3000:]
+  rows = json.loads(out.read_text())["rows"]
+  assert [r["source"] for r in rows] == [
+    "embedded",
+    "folder (start-up decode)",
+    "folder",
+    "array_record 32px",
+  ]
+  assert all(r["images_per_s"] > 0 and r["x_step_need"] > 0 for r in rows)
+  assert "| array_record 32px |" in run.stdout
