@@ -22,8 +22,8 @@ MESSAGE = "injected failure at step 2"
 _create_source = input_pipeline.create_source
 
 
-def _failing_source(config):
-  source = _create_source(config)
+def _failing_source(config, workdir=None):
+  source = _create_source(config, workdir)
   host_batch = source.host_batch
 
   def failing(step, **kwargs):

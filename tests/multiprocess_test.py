@@ -204,10 +204,14 @@ def test_concurrent_saves_of_two_checkpoint_directories(tmp_path):
 
 def _wait_for_line(path, text, procs, timeout=300):
   deadline = time.time() + timeout
-  while time.time() < deadline:
+  while True:
+    # Poll before reading: a process that had exited before the read has
+    # written all it will (reading first raced with a process that wrote
+    # the line and exited between the read and the poll).
+    exited = any(p.poll() is not None for p in procs)
     if text in path.read_text():
       return
-    if any(p.poll() is not None for p in procs):
+    if exited or time.time() > deadline:
       break
     time.sleep(0.2)
   for p in procs:
