@@ -218,10 +218,9 @@ def load_tfds_in_memory(dc: ml_collections.ConfigDict, train: bool = True):
   builder = _tfds_builder(dc)  # a missing TFDS is one line from here
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  fmt = getattr(builder.info.file_format, "value", builder.info.file_format)
-  if str(fmt) == "array_record":  # random access only (no tf.data)
-    from ssgan_jax import record_source  # pylint: disable=g-import-not-at-top
+  from ssgan_jax import record_source  # pylint: disable=g-import-not-at-top
 
+  if record_source.file_format(builder) == "array_record":  # no tf.data
     return record_source.read_split(builder, dc, dc.split, train)
   ds = builder.as_dataset(split=dc.split, shuffle_files=False)
   ds = ds.map(
@@ -285,7 +284,7 @@ class Loaded(NamedTuple):
   """A split in host memory, as a dataset loader returns it."""
 
   images: np.ndarray  # uint8 [N, S, S, C]
-  labels: np.ndarray  # int32 [N]; -1 where unlabelled
+  labels: np.ndarray  # int32 [N]; -1 where unlabelled (Cond-GAN refuses)
   # What a resumed run must see again (a folder's file list; see `record`).
   index: dict | None = None
 
@@ -320,8 +319,6 @@ def _load_folder(dc, split, workdir, min_images) -> Loaded:
   images, labels = image_folder.load(
     dc.path, index, dc.image_size, dc.preprocess, min_images
   )
-  if not index["classes"]:
-    labels = None
   return Loaded(images, labels, index)
 
 
@@ -336,10 +333,7 @@ def load_split(
   with, if any (see `image_folder`).
   """
   loaded = _load(dc, split, workdir, min_images=1)
-  labels = loaded.labels
-  if labels is None:
-    labels = np.full((len(loaded.images),), -1, np.int32)
-  return loaded.images, labels
+  return loaded.images, loaded.labels
 
 
 def _load(dc, split, workdir, min_images) -> Loaded:
@@ -377,7 +371,7 @@ def create_source(config: ml_collections.ConfigDict, workdir=None):
       raise _cond_gan_needs_labels(dc.name)
   if dc.name in DATASETS or dc.in_memory:
     images, labels, index = _load(dc, None, workdir, config.batch_size)
-    if conditional and labels is None:
+    if conditional and labels.size and labels.min() < 0:
       raise errors.DataError(
         f"dataset {dc.name!r} is unlabelled here (a folder without class"
         " sub-directories); Cond-GAN (model.generator.norm='conditional')"

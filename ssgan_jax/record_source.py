@@ -25,10 +25,16 @@ from ssgan_jax import errors
 from ssgan_jax import preprocess
 
 
+def file_format(builder) -> str:
+  """The format a TFDS builder's split was prepared in, e.g. "tfrecord"."""
+  fmt = builder.info.file_format
+  return str(getattr(fmt, "value", fmt))
+
+
 def check_array_record(builder, dc) -> None:
   """One-line DataError unless `builder` was prepared as ArrayRecord."""
-  fmt = getattr(builder.info.file_format, "value", builder.info.file_format)
-  if str(fmt) != "array_record":
+  fmt = file_format(builder)
+  if fmt != "array_record":
     raise errors.DataError(
       f"dataset {dc.name!r} is prepared as {fmt} in {builder.data_dir}, which"
       " can only be read in sequence; dataset.in_memory=False reads"
@@ -161,12 +167,12 @@ class RecordSource:
     # (the first call, a resume, a test) starts it there.
     if self._it is None or step != self._next_step:
       self._it = self._iterator(step)
-    images, labels = next(self._it)
-    self._next_step = step + 1
-    images = images.astype(np.float32) / 127.5 - 1.0
-    if not with_labels:
-      return images
     from ssgan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
 
+    images, labels = next(self._it)
+    self._next_step = step + 1
+    images = input_pipeline.to_float(images)
+    if not with_labels:
+      return images
     input_pipeline.check_labels(labels, self.dc.num_classes, self.dc.name)
     return images, labels
