@@ -89,6 +89,10 @@ def base() -> ml_collections.ConfigDict:
         "b1": 0.0,
         "b2": 0.9,
         "eps": 1e-8,
+        # constant | linear_decay (to 0 from decay_start, a fraction of
+        # this net's updates over total_steps).
+        "schedule": "constant",
+        "decay_start": 0.75,
       }
     )
 

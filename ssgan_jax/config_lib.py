@@ -93,6 +93,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise errors.ConfigError(
         f"optimizer.{net}.learning_rate={opt.learning_rate} must be > 0."
       )
+    state_lib.SCHEDULES.get(opt.schedule)
+    if not 0.0 <= opt.decay_start < 1.0:
+      raise errors.ConfigError(
+        f"optimizer.{net}.decay_start={opt.decay_start} must be in [0, 1):"
+        " the fraction of the run after which the learning rate decays."
+      )
   models.compute_dtype(config)
   models.conv_impl(config)
   models.g_norm(config)

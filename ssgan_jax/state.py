@@ -45,16 +45,55 @@ class GANState:
   g_ema: Any  # EMA of G params, or None when config.ema.decay == 0
 
 
+# Learning-rate schedules: (optimizer block, number of updates of that
+# net over the run) -> a float or an optax schedule of the update count.
+SCHEDULES = registry.Registry("learning-rate schedule")
+SCHEDULES.register("constant", lambda c, num_updates: c.learning_rate)
+
+
+def _linear_decay(c: ml_collections.ConfigDict, num_updates: int):
+  """Constant, then linear to 0 over the run's last (1 - decay_start).
+
+  The decay that torch-mimicry's `lr_decay="linear"` and many short-budget
+  GAN recipes use; it counts this net's updates (D makes n_dis per G step).
+  """
+  start = int(round(c.decay_start * num_updates))
+  return optax.join_schedules(
+    [
+      optax.constant_schedule(c.learning_rate),
+      optax.linear_schedule(c.learning_rate, 0.0, max(num_updates - start, 1)),
+    ],
+    [start],
+  )
+
+
+SCHEDULES.register("linear_decay", _linear_decay)
+
+# Optimizers: (optimizer block, learning rate or schedule) -> optax
+# transformation.
 OPTIMIZERS = registry.Registry("optimizer")
 OPTIMIZERS.register(
   "adam",
-  lambda c: optax.adam(
-    c.learning_rate, b1=c.b1, b2=c.b2, eps=c.get("eps", 1e-8)
-  ),
+  lambda c, lr: optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
 )
 OPTIMIZERS.register(
-  "sgd", lambda c: optax.sgd(c.learning_rate, momentum=c.get("momentum", None))
+  "sgd", lambda c, lr: optax.sgd(lr, momentum=c.get("momentum", None))
 )
+
+
+def make_optimizer(
+  config: ml_collections.ConfigDict, net: str
+) -> optax.GradientTransformation:
+  """The optax transformation of `net` ("g" or "d") from `config.optimizer`.
+
+  Schedules count `net`'s own updates: total_steps for G, total_steps *
+  disc_iters for D. A run stopped by `train_minutes` before total_steps ends
+  early in its schedule.
+  """
+  c = config.optimizer[net]
+  num_updates = config.total_steps * (config.disc_iters if net == "d" else 1)
+  lr = SCHEDULES.get(c.schedule)(c, num_updates)
+  return OPTIMIZERS.get(c.name)(c, lr)
 
 
 def is_conditional(config: ml_collections.ConfigDict) -> bool:
@@ -99,8 +138,8 @@ def build_components(config: ml_collections.ConfigDict) -> Components:
   return Components(
     generator=g,
     discriminator=d,
-    g_tx=OPTIMIZERS.get(config.optimizer.g.name)(config.optimizer.g),
-    d_tx=OPTIMIZERS.get(config.optimizer.d.name)(config.optimizer.d),
+    g_tx=make_optimizer(config, "g"),
+    d_tx=make_optimizer(config, "d"),
     tasks=tasks,
     loss=losses.get(config.loss.name),
     penalty=penalties.get(config.penalty.name),

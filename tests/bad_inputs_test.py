@@ -98,6 +98,17 @@ CONFIG_CASES = [
     "unknown optimizer 'adamm'; choose one of: adam, sgd",
   ),
   (
+    "--config.optimizer.g.schedule=cosine",
+    {"optimizer.g.schedule": "cosine"},
+    "unknown learning-rate schedule 'cosine'; choose one of: constant,"
+    " linear_decay",
+  ),
+  (
+    "--config.optimizer.d.decay_start=1.5",
+    {"optimizer.d.decay_start": 1.5},
+    "optimizer.d.decay_start=1.5 must be in [0, 1)",
+  ),
+  (
     "--config.optimizer.d.learning_rate=-0.1",
     {"optimizer.d.learning_rate": -0.1},
     "optimizer.d.learning_rate=-0.1 must be > 0",

@@ -264,3 +264,16 @@ def test_bad_workdirs(trained, tmp_path):
 
 def test_default_batch_size_fits_the_devices():
   assert run.default_batch_size() == 496  # 500 rounded down to 8 devices
+
+
+def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
+  # Runs written before the learning-rate schedules have no
+  # optimizer.*.schedule; they trained at a constant rate.
+  raw = tiny_config().to_dict()
+  for net in ("g", "d"):
+    del raw["optimizer"][net]["schedule"], raw["optimizer"][net]["decay_start"]
+  (tmp_path / "config.json").write_text(json.dumps(raw))
+  config = run.load_config(tmp_path)
+  assert config.optimizer.g.schedule == "constant"
+  assert config.optimizer.d.schedule == "constant"
+  assert config.mesh.shape == tiny_config().mesh.shape  # lists -> tuples

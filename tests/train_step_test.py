@@ -140,8 +140,8 @@ def test_every_conv_algorithm_gives_xlas_step(impl):
   results = []
   for conv in ("xla", impl):
     c = tiny_config(**{"model.conv": conv})
-    c.optimizer.g = ml_collections.ConfigDict(sgd)
-    c.optimizer.d = ml_collections.ConfigDict(sgd)
+    c.optimizer.g.update(sgd)
+    c.optimizer.d.update(sgd)
     comps = state_lib.build_components(c)
     st = state_lib.init_state(comps, jax.random.key(0))
     step = jax.jit(train_step.make_train_step(comps))
@@ -176,8 +176,8 @@ def test_one_device_equals_eight(devices8, fraction):
   c = tiny_config(
     **{"batch_size": 16, "disc_iters": 2, "ssl.rotation.fraction": fraction}
   )
-  c.optimizer.g = ml_collections.ConfigDict(sgd)
-  c.optimizer.d = ml_collections.ConfigDict(sgd)
+  c.optimizer.g.update(sgd)
+  c.optimizer.d.update(sgd)
   comps = state_lib.build_components(c)
   init = jax.jit(functools.partial(state_lib.init_state, comps))
   images = _images(2, 16, seed=3)
@@ -293,3 +293,29 @@ def test_g_update_advances_sn_by_one_power_iteration():
   np.testing.assert_allclose(u, u2, rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(sigma, sigma2, rtol=1e-4)
   assert not np.allclose(u1, u2, atol=1e-6)  # it did move
+
+
+@pytest.mark.parametrize(
+  "net, expected",
+  [
+    # G: 4 updates, decay from update 2: lr, lr, then 2 steps down to 0.
+    ("g", [0.1, 0.1, 0.1, 0.05]),
+    # D (n_dis 2): 8 updates, decay from update 4 over 4 updates.
+    ("d", [0.1, 0.1, 0.1, 0.1, 0.1, 0.075, 0.05, 0.025]),
+  ],
+)
+def test_linear_decay_counts_each_nets_own_updates(net, expected):
+  # SGD's update is -lr(count) * grad; with grad 1 it is the schedule itself.
+  c = tiny_config(**{"total_steps": 4, "disc_iters": 2})
+  c.optimizer[net].update(
+    {"name": "sgd", "learning_rate": 0.1, "schedule": "linear_decay"}
+  )
+  c.optimizer[net].decay_start = 0.5
+  tx = state_lib.make_optimizer(c, net)
+  params = jnp.zeros(())
+  opt_state = tx.init(params)
+  got = []
+  for _ in expected:
+    updates, opt_state = tx.update(jnp.ones(()), opt_state, params)
+    got.append(-float(updates))
+  np.testing.assert_allclose(got, expected, rtol=1e-6)

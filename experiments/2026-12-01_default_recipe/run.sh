@@ -84,6 +84,20 @@ case "$name" in
       --config.optimizer.d.learning_rate=8e-4
     )
     ;;
+  ndis2)
+    # Round 3 (levers for recall): the default's rates with two D steps per
+    # G step (a better-trained D, half the G steps per minute).
+    over=(--config.disc_iters=2)
+    ;;
+  ndis2_decay1400)
+    # Round 3: ndis2 with 1,400 G steps (to fit 20 minutes with its
+    # evaluations) and both rates decayed linearly to 0 over the last quarter.
+    over=(
+      --config.disc_iters=2 --config.total_steps=1400 --config.train_minutes=0
+      --config.optimizer.g.schedule=linear_decay
+      --config.optimizer.d.schedule=linear_decay
+    )
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -95,7 +109,7 @@ case "$name" in
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
       "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
-      "default" >&2
+      "ndis2 ndis2_decay1400 default" >&2
     exit 2
     ;;
 esac

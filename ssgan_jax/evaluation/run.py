@@ -203,6 +203,28 @@ def _tuples(value):
   return value
 
 
+# Config fields added after runs were already being written, with the value
+# that gives the behaviour of the versions before them, so that an older
+# workdir can still be sampled and scored.
+_ADDED_FIELDS = {
+  ("optimizer", net, field): value
+  for net in ("g", "d")
+  for field, value in (("schedule", "constant"), ("decay_start", 0.75))
+}
+
+
+def _with_added_fields(raw: dict) -> dict:
+  for keys, value in _ADDED_FIELDS.items():
+    block = raw
+    for key in keys[:-1]:
+      block = block.get(key)
+      if not isinstance(block, dict):
+        break
+    else:
+      block.setdefault(keys[-1], value)
+  return raw
+
+
 def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
   """The resolved config that train.py wrote to `workdir/config.json`."""
   if not workdir.is_dir():
@@ -223,7 +245,7 @@ def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
     ) from None
   if not isinstance(raw, dict):
     raise errors.UserError(f"{path} does not hold a config (a JSON object).")
-  return ml_collections.ConfigDict(_tuples(raw))
+  return ml_collections.ConfigDict(_tuples(_with_added_fields(raw)))
 
 
 def _check_fmnist_run(config, workdir: pathlib.Path) -> None:
