@@ -28,6 +28,7 @@ import numpy as np
 import tqdm
 from absl import logging
 
+from configs import common
 from ssgan_jax import checkpointing
 from ssgan_jax import config_lib
 from ssgan_jax import errors
@@ -205,11 +206,14 @@ def _tuples(value):
 
 # Config fields added after runs were already being written, with the value
 # that gives the behaviour of the versions before them, so that an older
-# workdir can still be sampled and scored.
+# workdir can still be sampled and scored. Older runs trained at a constant
+# rate, so decay_start is unused and takes the base config's default.
 _ADDED_FIELDS = {
-  ("optimizer", net, field): value
-  for net in ("g", "d")
-  for field, value in (("schedule", "constant"), ("decay_start", 0.75))
+  **{("optimizer", net, "schedule"): "constant" for net in ("g", "d")},
+  **{
+    ("optimizer", net, "decay_start"): common.base().optimizer[net].decay_start
+    for net in ("g", "d")
+  },
 }
 
 
