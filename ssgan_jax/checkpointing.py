@@ -34,6 +34,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from ssgan_jax import atomic
 from ssgan_jax import errors
 from ssgan_jax import sharding
 
@@ -152,11 +153,7 @@ class Checkpointer:
     )
 
   def _write_checksums(self, step: int, state) -> None:
-    path = self._checksum_file(step)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(checksums(state), indent=0, sort_keys=True))
-    os.replace(tmp, path)  # atomic: never a half-written list
+    atomic.write_json(self._checksum_file(step), checksums(state), indent=0)
 
   def _verify(self, step: int, state) -> None:
     """Raises ChecksumMismatch when restored arrays differ from the saved."""
@@ -221,12 +218,11 @@ class Checkpointer:
           n += 1
           aside = self.directory / f"{step}.damaged{n}"
         logging.warning(
-          "Checkpoint %s/%d is damaged (%s: %s); moved to %s, trying the"
+          "Checkpoint %s/%d is damaged (%s); moved to %s, trying the"
           " previous one.",
           self.directory,
           step,
-          type(e).__name__,
-          str(e).splitlines()[0][:200] if str(e) else "",
+          errors.first_line(e),
           aside,
         )
         # Kept for inspection, but out of the manager's way so that the

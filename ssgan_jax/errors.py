@@ -6,6 +6,16 @@ it. The entry points catch it and print that line instead of a traceback.
 """
 
 
+def first_line(e: BaseException) -> str:
+  """`Type: first line of the message` (at most 200 characters).
+
+  How a library's exception is quoted inside one of our one-line errors.
+  """
+  text = str(e).strip().splitlines()
+  detail = text[0][:200] if text else ""
+  return f"{type(e).__name__}: {detail}" if detail else type(e).__name__
+
+
 class UserError(ValueError):
   """An error caused by the user's input; its message is one actionable line."""
 

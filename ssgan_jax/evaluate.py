@@ -1,6 +1,6 @@
 """Scores a run's checkpoint, or a file of images, with FD-FMNIST and friends.
 
-  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan [--step 1800]
+  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan [--step 1800 | --best]
       [--num_samples 10000] [--batch_size 500] [--seed 0]
       [--reference fashion_mnist:test]
   python -m ssgan_jax.evaluate --images samples.npz
@@ -57,6 +57,12 @@ _BATCH_SIZE = flags.DEFINE_integer(
   " when not given, 500 rounded down to one.",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "--workdir: seed of the latent codes.")
+_BEST = flags.DEFINE_bool(
+  "best",
+  False,
+  "--workdir: score the best checkpoint that periodic evaluation kept"
+  " (best_checkpoint/, named in eval/best.json) instead of --step.",
+)
 _PROBE = flags.DEFINE_bool(
   "probe",
   False,
@@ -107,6 +113,7 @@ def main(argv):
       num_samples=_given(_NUM_SAMPLES),
       batch_size=_given(_BATCH_SIZE),
       seed=_given(_SEED),
+      best=_BEST.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))
@@ -130,6 +137,7 @@ def _probe():
         for f in (_NUM_SAMPLES, _SEED, _REFERENCE)
         if _given(f) is not None
       ),
+      best=_BEST.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))

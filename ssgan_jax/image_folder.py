@@ -29,12 +29,12 @@ top level and in class folders.
 
 import hashlib
 import json
-import os
 import pathlib
 
 import numpy as np
 from absl import logging
 
+from ssgan_jax import atomic
 from ssgan_jax import errors
 
 INDEX_FILE = "dataset_index.json"
@@ -151,9 +151,7 @@ def write_index(workdir, index: dict) -> None:
   f = pathlib.Path(workdir) / INDEX_FILE
   if f.exists():
     return
-  tmp = f.with_suffix(".json.tmp")
-  tmp.write_text(json.dumps({**index, "fingerprint": fingerprint(index)}))
-  os.replace(tmp, f)
+  atomic.write_json(f, {**index, "fingerprint": fingerprint(index)}, None)
 
 
 def resolve_index(path: str, stored: dict | None) -> dict:

@@ -5,10 +5,11 @@ save_grid(images, "samples/step_000250.png")   # images [N, H, W, C] in [-1, 1]
 
 import math
 import os
-import pathlib
 
 import numpy as np
 from PIL import Image
+
+from ssgan_jax import atomic
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -18,10 +19,15 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
   )
 
 
-def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
-  """[N, H, W, C] uint8 -> one [rows*(H+pad)+pad, cols*(W+pad)+pad, C] image."""
+def make_grid(
+  images: np.ndarray, pad: int = 1, cols: int | None = None
+) -> np.ndarray:
+  """[N, H, W, C] uint8 -> one [rows*(H+pad)+pad, cols*(W+pad)+pad, C] image.
+
+  `cols`: images per row, default ceil(sqrt(N)) (a square-ish grid).
+  """
   n, h, w, c = images.shape
-  cols = math.ceil(math.sqrt(n))
+  cols = min(n, cols) if cols else math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)
   grid = np.full(
     (rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8
@@ -33,14 +39,13 @@ def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
   return grid
 
 
-def save_grid(images: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+def save_grid(
+  images: np.ndarray, path: str | os.PathLike, cols: int | None = None
+) -> np.ndarray:
   """Writes a grid of `images` ([-1, 1]) to `path`; returns the uint8 grid."""
-  grid = make_grid(to_uint8(images))
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".tmp")
-  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
-    tmp, format="PNG"
-  )
-  os.replace(tmp, path)  # atomic: readers never see a half-written PNG
+  grid = make_grid(to_uint8(images), cols=cols)
+  with atomic.replacing(path) as tmp:
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
+      tmp, format="PNG"
+    )
   return grid

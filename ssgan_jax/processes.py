@@ -28,6 +28,8 @@ from typing import NoReturn
 import jax
 from absl import logging
 
+from ssgan_jax import errors
+
 # The first failure of the run, as "process <i>: <error>".
 FAILURE_KEY = "ssgan_jax/failure"
 POLL_S = 1.0
@@ -134,12 +136,6 @@ def report_failure(message: str) -> str:
     return recorded_failure() or text  # ALREADY_EXISTS: a peer was first
 
 
-def describe(e: BaseException) -> str:
-  """`Type: first line of the message`, for the one-line report."""
-  lines = str(e).strip().splitlines()
-  return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
-
-
 def _exit_now(code: int) -> NoReturn:
   """Exits without `jax.distributed`'s shutdown barrier (peers are gone)."""
   logging.flush()
@@ -168,7 +164,7 @@ def exit_on_failure(e: BaseException) -> None:
   """
   if jax.process_count() == 1:
     return
-  first = report_failure(describe(e))
+  first = report_failure(errors.first_line(e))
   traceback.print_exception(e)
   mine = first.startswith(_prefix())
   print(
@@ -205,7 +201,7 @@ def failure_watcher(poll_s: float = POLL_S):
         if lost >= _LOST_AFTER_POLLS and not stop.is_set():
           print(
             "error: lost the coordination service (process 0 exited or its"
-            f" host is unreachable: {describe(e)}); this process stops too",
+            f" host is unreachable: {errors.first_line(e)}); this process stops too",
             file=sys.stderr,
           )
           _exit_now(EXIT_FAILED)

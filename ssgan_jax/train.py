@@ -12,7 +12,6 @@ import contextlib
 import datetime
 import fcntl
 import functools
-import json
 import os
 import pathlib
 import signal
@@ -28,6 +27,7 @@ import numpy as np
 from absl import logging
 from clu import parameter_overview
 
+from ssgan_jax import atomic
 from ssgan_jax import checkpointing
 from ssgan_jax import config_lib
 from ssgan_jax import errors
@@ -36,6 +36,7 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
+from ssgan_jax import workdir as workdir_lib
 from ssgan_jax import writers
 from ssgan_jax.models import conv
 from ssgan_jax.ssl import layout
@@ -118,12 +119,6 @@ def workdir_lock(path: pathlib.Path):
       yield
     finally:
       fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def write_json_atomic(path: pathlib.Path, obj) -> None:
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-  os.replace(tmp, path)
 
 
 def flat_hparams(config: ml_collections.ConfigDict) -> dict:
@@ -296,7 +291,7 @@ def _train(
     start = int(sharding.to_host(state.step))
     logging.info("Resumed from %s at step %d.", ckpt.directory, start)
   if is_main:
-    write_json_atomic(workdir / "config.json", config.to_dict())
+    atomic.write_json(workdir / workdir_lib.CONFIG_FILE, config.to_dict())
     input_pipeline.record(source, workdir)
 
   writer = writers.create(str(workdir), is_main)

@@ -428,6 +428,16 @@ def _images_case(array, tmp_path, key="images"):
   return _message(info.value, tmp_path)
 
 
+def _sample_case(tmp_path, **kwargs):
+  """`sample --workdir W ...` with flags that are wrong before W is read."""
+  from ssgan_jax import sampling  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(errors.UserError) as info:
+    sampling.sample_workdir(tmp_path / "w", progress=False, **kwargs)
+  assert not (tmp_path / "w").exists()
+  return _message(info.value, tmp_path)
+
+
 def _cli(tmp_path, *args):
   out = run_main(tmp_path / "w", *args, timeout=300)
   assert out.returncode != 0
@@ -562,6 +572,26 @@ OTHER_CASES = [
     "evaluate --images with 3 images",
     lambda t: _images_case(np.zeros((3, 32, 32, 1), np.uint8), t),
     "at least 4 are needed",
+  ),
+  (
+    "sample --workdir W (no output named)",
+    lambda t: _sample_case(t),
+    "nothing to write: pass --out FILE.npz",
+  ),
+  (
+    "sample --out samples.png",
+    lambda t: _sample_case(t, out="samples.png"),
+    "--out=samples.png must end in .npz",
+  ),
+  (
+    "sample --interpolate 8 --interpolate_out i.png",
+    lambda t: _sample_case(t, interpolate="8", interpolate_out="i.png"),
+    "must be ROWSxCOLUMNS",
+  ),
+  (
+    "sample --workdir <tmp>/w (no such directory) --out s.npz",
+    lambda t: _sample_case(t, out=str(t / "s.npz")),
+    "--workdir <tmp>/w does not exist",
   ),
   ("--config not given", lambda t: _cli(t), "Flag --config must have a value"),
 ]

@@ -23,9 +23,9 @@ from ssgan_jax import config_lib
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
 from ssgan_jax import models
+from ssgan_jax import sampling
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
-from ssgan_jax.evaluation import run
 
 COND = {
   "model.generator.norm": "conditional",
@@ -254,7 +254,9 @@ def test_conditional_generator_depends_on_labels():
     state_lib.generate_samples(comps, st, z)
   # The evaluators' sampler draws uniform labels: same seed, same images.
   mesh = Mesh(np.asarray(jax.devices()[:1]), ("data",))
-  draw = lambda: run.generate(comps, st, mesh, 6, 4, seed=1, progress=False)
+  draw = lambda: sampling.generate(
+    comps, st, mesh, 6, 4, seed=1, progress=False
+  )
   first = draw()
   assert first.shape == (6, 32, 32, 1) and np.all(np.isfinite(first))
   np.testing.assert_array_equal(first, draw())

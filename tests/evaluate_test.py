@@ -16,7 +16,9 @@ from conftest import tiny_config
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
 from ssgan_jax import input_pipeline
+from ssgan_jax import sampling
 from ssgan_jax import train
+from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import run
 
 
@@ -263,7 +265,7 @@ def test_bad_workdirs(trained, tmp_path):
 
 
 def test_default_batch_size_fits_the_devices():
-  assert run.default_batch_size() == 496  # 500 rounded down to 8 devices
+  assert sampling.default_batch_size() == 496  # 500 rounded down to 8 devices
 
 
 def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
@@ -273,7 +275,7 @@ def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
   for net in ("g", "d"):
     del raw["optimizer"][net]["schedule"], raw["optimizer"][net]["decay_start"]
   (tmp_path / "config.json").write_text(json.dumps(raw))
-  config = run.load_config(tmp_path)
+  config = workdir_lib.load_config(tmp_path)
   assert config.optimizer.g.schedule == "constant"
   assert config.optimizer.d.schedule == "constant"
   assert config.mesh.shape == tiny_config().mesh.shape  # lists -> tuples

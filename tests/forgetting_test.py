@@ -24,7 +24,7 @@ from conftest import load_checkpoint
 from conftest import run_main
 
 from ssgan_jax import state as state_lib
-from ssgan_jax.evaluation import run as run_lib
+from ssgan_jax import workdir as workdir_lib
 
 _SCRIPT = os.path.join(REPO, "experiments", "forgetting", "task_sequence.py")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -297,7 +297,7 @@ def test_initial_state_is_the_one_training_started_from(
   # and not of the second.
   workdir = fake_runs / "ssgan_seed0"
   saved = load_checkpoint(workdir / "checkpoints" / "2")["d"]["params"]
-  config = run_lib.load_config(workdir)
+  config = workdir_lib.load_config(workdir)
   gaps = []
   for seed in (config.seed, config.seed + 1):
     config.seed = seed

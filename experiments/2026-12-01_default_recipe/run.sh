@@ -98,6 +98,15 @@ case "$name" in
       --config.optimizer.d.schedule=linear_decay
     )
     ;;
+  ndis2_b48)
+    # Round 4: ndis2 (the recall lever) at batch 48, ~4/3 the G steps per
+    # minute, to fit the 20 minutes with room for its evaluations.
+    over=(--config.disc_iters=2 --config.batch_size=48)
+    ;;
+  ndis1_d2x)
+    # Round 4: a stronger D at n_dis 1's speed: D at 4x G's rate (2.4e-3).
+    over=(--config.optimizer.d.learning_rate=2.4e-3)
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -109,7 +118,7 @@ case "$name" in
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
       "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
-      "ndis2 ndis2_decay1400 default" >&2
+      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x default" >&2
     exit 2
     ;;
 esac

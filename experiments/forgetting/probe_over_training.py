@@ -65,12 +65,14 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import common  # noqa: E402
+from ssgan_jax import atomic  # noqa: E402
 from ssgan_jax import fashion_mnist  # noqa: E402
 from ssgan_jax import input_pipeline  # noqa: E402
+from ssgan_jax import sampling  # noqa: E402
 from ssgan_jax import sharding  # noqa: E402
 from ssgan_jax import state as state_lib  # noqa: E402
+from ssgan_jax import workdir as workdir_lib  # noqa: E402
 from ssgan_jax.evaluation import probe  # noqa: E402
-from ssgan_jax.evaluation import run as run_lib  # noqa: E402
 
 CSV_COLUMNS = ("method", "seed", "step", "block", "top1_test")
 # 10k of the 60k train images fit each probe and 5k of the 10k test images
@@ -118,7 +120,7 @@ def find_runs(
     if not m or not path.is_dir() or m["method"] not in methods:
       continue
     try:
-      total = int(run_lib.load_config(path).total_steps)
+      total = int(workdir_lib.load_config(path).total_steps)
     except Exception as e:  # pylint: disable=broad-except
       skipped.append(f"{path.name}: no readable config.json ({e})")
       continue
@@ -138,7 +140,7 @@ def checkpoint_steps(run: pathlib.Path) -> tuple[list[int], list[int]]:
   step 701), which no other seed has. Such steps would each be a point of
   one seed, so they are left out and reported.
   """
-  config = run_lib.load_config(run)
+  config = workdir_lib.load_config(run)
   every, total = config.checkpoint_every_steps, config.total_steps
   saved = sorted(
     int(p.name)
@@ -222,11 +224,11 @@ def probe_init(
   No checkpoint holds step 0, so the state is rebuilt by `initial_state`.
   The result has probe_workdir's keys.
   """
-  config = run_lib.load_config(run)
+  config = workdir_lib.load_config(run)
   comps = state_lib.build_components(config)
   mesh = sharding.make_mesh(config.mesh)
   state = initial_state(comps)
-  batch_size = run_lib.default_batch_size()
+  batch_size = sampling.default_batch_size()
 
   def load(split, limit):
     images, labels = input_pipeline.load_split(config.dataset, split)
@@ -301,7 +303,7 @@ def probe_step(
   other = standard.read_bytes() if standard.is_file() else None
   if step == 0:
     result = probe_init(run, train_limit, test_limit, progress)
-    run_lib.write_json_atomic(
+    atomic.write_json(
       standard if other is None else _own_path(run, 0, wanted), result
     )
   else:

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from ssgan_jax import atomic
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
 
@@ -100,10 +101,11 @@ def save_params(params: Params, path: str | os.PathLike) -> str:
     The sha256 hex digest of the written file.
   """
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
   flat = traverse_util.flatten_dict(jax.device_get(params), sep="/")
-  tmp = path.with_name(path.name + ".tmp")
-  with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+  with (
+    atomic.replacing(path) as tmp,
+    zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf,
+  ):
     for key in sorted(flat):
       info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
       info.external_attr = 0o644 << 16
@@ -111,7 +113,6 @@ def save_params(params: Params, path: str | os.PathLike) -> str:
         np.lib.format.write_array(
           f, np.asarray(flat[key], np.float32), allow_pickle=False
         )
-  os.replace(tmp, path)
   return sha256(path)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from ssgan_jax import atomic
 from ssgan_jax import cli
 from ssgan_jax import errors
 from ssgan_jax.evaluation import inception
@@ -40,10 +41,9 @@ def read_pth(path: str | os.PathLike) -> dict[str, np.ndarray]:
     # weights_only: a state dict is plain tensors; never unpickle code.
     state = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as e:  # pylint: disable=broad-except
-    detail = str(e).strip().splitlines()
     raise errors.UserError(
-      f"cannot read {path} as a torch state dict ({type(e).__name__}:"
-      f" {detail[0][:160] if detail else ''}); download"
+      f"cannot read {path} as a torch state dict ({errors.first_line(e)});"
+      " download"
       f" {inception.WEIGHTS_URL} again."
     ) from None
   if not isinstance(state, Mapping):
@@ -123,23 +123,15 @@ def save_npz(
   The file is written next to `path` and renamed over it, so a crash never
   leaves a truncated weights file that later fails in a confusing way.
   """
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-  try:
-    with open(tmp, "wb") as f:
-      np.savez(
-        f,
-        **flat,
-        **{
-          inception.FORMAT_KEY: np.array(inception.NPZ_FORMAT),
-          inception.SOURCE_SHA256_KEY: np.array(source_sha256),
-        },
-      )
-    os.replace(tmp, path)
-  finally:
-    if tmp.exists():
-      tmp.unlink()
+  with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
+    np.savez(
+      f,
+      **flat,
+      **{
+        inception.FORMAT_KEY: np.array(inception.NPZ_FORMAT),
+        inception.SOURCE_SHA256_KEY: np.array(source_sha256),
+      },
+    )
 
 
 def convert_file(pth: str | os.PathLike, out: str | os.PathLike) -> str:

@@ -41,6 +41,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from ssgan_jax import atomic
 from ssgan_jax import cli
 from ssgan_jax import errors
 from ssgan_jax.evaluation import image_checks
@@ -62,12 +63,6 @@ _STATS_KEYS = (
 )
 
 Stats = dict[str, Any]
-
-
-def _first_line(e: BaseException) -> str:
-  text = str(e).strip().splitlines()
-  detail = text[0][:200] if text else ""
-  return f"{type(e).__name__}: {detail}" if detail else type(e).__name__
 
 
 def features_sha256(features: np.ndarray) -> str:
@@ -160,7 +155,7 @@ def load_images_npz(path: str | os.PathLike) -> np.ndarray:
     raise
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     raise errors.UserError(
-      f"--images {path} cannot be read ({_first_line(e)}); {how}."
+      f"--images {path} cannot be read ({errors.first_line(e)}); {how}."
     ) from None
   return check_images(images, f"{IMAGES_KEY!r} in {path}")
 
@@ -230,19 +225,13 @@ def save_stats(path: str | os.PathLike, stats: Stats) -> None:
   if path.suffix != ".npz":
     raise errors.UserError(f"stats file {path} must end in .npz.")
   arrays = {k: np.asarray(v) for k, v in stats.items()}
-  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
   try:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as f:
+    with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
       np.savez(f, **arrays)
-    os.replace(tmp, path)
   except OSError as e:
     raise errors.UserError(
-      f"cannot write stats {path} ({e.strerror or _first_line(e)})."
+      f"cannot write stats {path} ({e.strerror or errors.first_line(e)})."
     ) from None
-  finally:
-    if tmp.exists():
-      tmp.unlink()
 
 
 def _remake_hint(path: pathlib.Path) -> str:
@@ -270,7 +259,7 @@ def load_stats(
       raw = {k: z[k] for k in z.files}
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     raise errors.UserError(
-      f"FID stats {path} are damaged ({_first_line(e)}); {_remake_hint(path)}."
+      f"FID stats {path} are damaged ({errors.first_line(e)}); {_remake_hint(path)}."
     ) from None
   missing = [k for k in _STATS_KEYS if k not in raw]
   if missing or str(raw["format"]) != STATS_FORMAT:

@@ -39,9 +39,11 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from ssgan_jax import atomic
 from ssgan_jax import checkpointing
 from ssgan_jax import errors
 from ssgan_jax import registry
+from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 
@@ -244,9 +246,7 @@ class PeriodicEvaluator:
   def _write_best_json(self) -> None:
     if not self.is_main:
       return
-    from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
-
-    run_lib.write_json_atomic(
+    atomic.write_json(
       self.best_path,
       {
         "metric": self.metric,
@@ -274,13 +274,11 @@ class PeriodicEvaluator:
     (evaluations included), stored with the result for curves against
     wall-clock time.
     """
-    from ssgan_jax.evaluation import run as run_lib  # pylint: disable=g-import-not-at-top
-
     if self._sampler is None:
-      self._sampler = run_lib.make_sampler(
+      self._sampler = sampling.make_sampler(
         self.comps, self.mesh, self.config.batch_size
       )
-    samples = run_lib.generate(
+    samples = sampling.generate(
       self.comps,
       state,
       self.mesh,
@@ -301,9 +299,7 @@ class PeriodicEvaluator:
       "source": "generator",
       "workdir": str(self.workdir),
       "step": step,
-      "generator_weights": (
-        "ema, batch statistics" if state.g_ema is not None else "live"
-      ),
+      "generator_weights": sampling.generator_weights(state),
       "sample_seed": self.config.seed,
       "sample_batch_size": self.config.batch_size,
       "during_training": True,
@@ -311,7 +307,7 @@ class PeriodicEvaluator:
     if train_wall_s is not None:
       result["train_wall_s"] = float(train_wall_s)
     if self.is_main:
-      run_lib.write_json_atomic(self._result_path(step), result)
+      atomic.write_json(self._result_path(step), result)
       writer.write_scalars(
         step, {f"eval/{m}": float(result[m]) for m in self.config.metrics}
       )

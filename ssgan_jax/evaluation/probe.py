@@ -32,10 +32,13 @@ import numpy as np
 import optax
 import tqdm
 
+from ssgan_jax import atomic
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
+from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
+from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import run
 from ssgan_jax.ssl import rotation
 
@@ -443,6 +446,7 @@ def probe_workdir(
   max_steps: int = DEFAULT_MAX_STEPS,
   tol: float = DEFAULT_TOL,
   progress: bool = True,
+  best: bool = False,
 ) -> dict:
   """Probes the D of a run's checkpoint; writes eval/probe_step_<N>.json.
 
@@ -453,9 +457,10 @@ def probe_workdir(
       for quick checks only.
     test_limit: score on the first this many test images (default all 10k).
     batch_size: images per D call, a multiple of the device count; default
-      `run.default_batch_size()`.
+      `sampling.default_batch_size()`.
     l2, max_steps, tol: see `fit_linear_probe`.
     progress: tqdm bars on stderr.
+    best: probe the best checkpoint periodic evaluation kept.
 
   Returns:
     A flat dict: per D block i (1 = first, as D's modules are named)
@@ -472,20 +477,13 @@ def probe_workdir(
   """
   _check_limit(train_limit, "probe_train_limit")
   _check_limit(test_limit, "probe_test_limit")
-  if step is not None and step < 0:
-    raise errors.UserError(f"--step={step} must be >= 0.")
   if batch_size is None:
-    batch_size = run.default_batch_size()
-  workdir = pathlib.Path(workdir).absolute()
-  config = run.load_config(workdir)
-  run._check_fmnist_run(config, workdir)
-  comps = run._build(config, workdir)
-  mesh = run._mesh(config, workdir)
+    batch_size = sampling.default_batch_size()
+  workdir, config, comps = workdir_lib.load_components(workdir)
+  run.check_fmnist_run(config, workdir)
+  loaded = workdir_lib.load(workdir, step, best, (workdir, config, comps))
+  state, step, mesh = loaded.state, loaded.step, loaded.mesh
   _check_batch_size(batch_size, mesh)
-  abstract = jax.eval_shape(
-    functools.partial(state_lib.init_state, comps), jax.random.key(0)
-  )
-  state, step = run._restore(workdir, step, abstract, mesh)
 
   dc = config.dataset
   train_images, train_y = _load(dc, TRAIN_SPLIT, train_limit)
@@ -561,10 +559,10 @@ def probe_workdir(
   )
   path = result_path(workdir, step)
   try:
-    run.write_json_atomic(path, result)
+    atomic.write_json(path, result)
   except OSError as e:
     raise errors.UserError(
-      f"cannot write {path} ({e.strerror or run._first_line(e)})."
+      f"cannot write {path} ({e.strerror or errors.first_line(e)})."
     ) from None
   return result
 
@@ -586,6 +584,7 @@ def evaluate(
   test_limit: int | None = None,
   sampling_flags: tuple[str, ...] = (),
   progress: bool = True,
+  best: bool = False,
 ) -> dict:
   """What `python -m ssgan_jax.evaluate --probe` does.
 
@@ -617,6 +616,7 @@ def evaluate(
     test_limit=test_limit,
     batch_size=batch_size,
     progress=progress,
+    best=best,
   )
 
 

@@ -15,30 +15,20 @@ in the committed classifier's features, so it is FD-FMNIST, never FID.
 Every mistake in the inputs raises `errors.UserError` with one line.
 """
 
-import functools
-import json
 import os
 import pathlib
-import sys
 import zipfile
 
-import jax
-import ml_collections
 import numpy as np
-import tqdm
-from absl import logging
 
-from configs import common
-from ssgan_jax import checkpointing
-from ssgan_jax import config_lib
+from ssgan_jax import atomic
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
-from ssgan_jax import sharding
-from ssgan_jax import state as state_lib
+from ssgan_jax import sampling
+from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import classifier
 from ssgan_jax.evaluation import fmnist
 from ssgan_jax.evaluation import image_checks
-from ssgan_jax.models import conv
 
 REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
 DEFAULT_REFERENCE = REFERENCES[0]
@@ -48,15 +38,6 @@ IMAGES_KEY = "images"
 MIN_IMAGES = 4
 _SIZE = fmnist.IMAGE_SIZE  # 32
 _PAD = (_SIZE - 28) // 2  # Fashion-MNIST 28 -> 32, 2 pixels each side
-# See state.generate_samples: EMA weights use the sampled batch's statistics.
-_MIN_EMA_BATCH = 64
-DEFAULT_BATCH_SIZE = 500
-
-
-def _first_line(e: BaseException) -> str:
-  text = str(e).strip().splitlines()
-  detail = text[0][:200] if text else ""
-  return f"{type(e).__name__}: {detail}" if detail else type(e).__name__
 
 
 def parse_reference(reference: str) -> str:
@@ -96,7 +77,7 @@ def _read_npz_images(path: pathlib.Path) -> np.ndarray:
     archive = np.load(path, allow_pickle=False)
   except Exception as e:  # pylint: disable=broad-except
     raise errors.UserError(
-      f"--images {path} is a damaged .npz archive ({_first_line(e)}); {how}."
+      f"--images {path} is a damaged .npz archive ({errors.first_line(e)}); {how}."
     ) from None
   with archive:
     if IMAGES_KEY not in archive.files:
@@ -109,7 +90,7 @@ def _read_npz_images(path: pathlib.Path) -> np.ndarray:
       return archive[IMAGES_KEY]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
       raise errors.UserError(
-        f"--images {path}: {IMAGES_KEY!r} cannot be read ({_first_line(e)});"
+        f"--images {path}: {IMAGES_KEY!r} cannot be read ({errors.first_line(e)});"
         " store a plain uint8 or float array."
       ) from None
 
@@ -195,64 +176,8 @@ def evaluate_file(
 # --- A training run ----------------------------------------------------------
 
 
-def _tuples(value):
-  """JSON lists back to the tuples the config held (e.g. mesh.shape)."""
-  if isinstance(value, dict):
-    return {k: _tuples(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return tuple(_tuples(v) for v in value)
-  return value
-
-
-# Config fields added after runs were already being written, with the value
-# that gives the behaviour of the versions before them, so that an older
-# workdir can still be sampled and scored. Older runs trained at a constant
-# rate, so decay_start is unused and takes the base config's default.
-_ADDED_FIELDS = {
-  **{("optimizer", net, "schedule"): "constant" for net in ("g", "d")},
-  **{
-    ("optimizer", net, "decay_start"): common.base().optimizer[net].decay_start
-    for net in ("g", "d")
-  },
-}
-
-
-def _with_added_fields(raw: dict) -> dict:
-  for keys, value in _ADDED_FIELDS.items():
-    block = raw
-    for key in keys[:-1]:
-      block = block.get(key)
-      if not isinstance(block, dict):
-        break
-    else:
-      block.setdefault(keys[-1], value)
-  return raw
-
-
-def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
-  """The resolved config that train.py wrote to `workdir/config.json`."""
-  if not workdir.is_dir():
-    raise errors.UserError(
-      f"--workdir {workdir} does not exist or is not a directory."
-    )
-  path = workdir / "config.json"
-  if not path.is_file():
-    raise errors.UserError(
-      f"--workdir {workdir} has no config.json; pass the directory of a run"
-      " made with `python -m ssgan_jax.main --workdir ...`."
-    )
-  try:
-    raw = json.loads(path.read_text())
-  except (OSError, UnicodeDecodeError, ValueError) as e:
-    raise errors.UserError(
-      f"{path} cannot be read ({_first_line(e)}); restore it from the run."
-    ) from None
-  if not isinstance(raw, dict):
-    raise errors.UserError(f"{path} does not hold a config (a JSON object).")
-  return ml_collections.ConfigDict(_tuples(_with_added_fields(raw)))
-
-
-def _check_fmnist_run(config, workdir: pathlib.Path) -> None:
+def check_fmnist_run(config, workdir: pathlib.Path) -> None:
+  """A UserError unless the run makes images the offline metrics can score."""
   dc = config.dataset
   if dc.name != "fashion_mnist":
     raise errors.UserError(
@@ -268,181 +193,9 @@ def _check_fmnist_run(config, workdir: pathlib.Path) -> None:
     )
 
 
-def _build(config, workdir: pathlib.Path):
-  """Validated components, or a UserError naming config.json."""
-  try:
-    config_lib.validate(config)
-    return state_lib.build_components(config)
-  except errors.UserError as e:
-    raise errors.UserError(f"{workdir}/config.json: {e}") from None
-  except (KeyError, AttributeError, TypeError, ValueError) as e:
-    raise errors.UserError(
-      f"{workdir}/config.json does not describe a run of this version of"
-      f" ssgan_jax ({_first_line(e)})."
-    ) from None
-
-
-def _mesh(config, workdir: pathlib.Path):
-  try:
-    return sharding.make_mesh(config.mesh)
-  except errors.UserError as e:
-    raise errors.UserError(
-      f"the mesh in {workdir}/config.json does not fit this machine: {e}"
-    ) from None
-
-
-def _restore(workdir: pathlib.Path, step: int | None, abstract, mesh):
-  """(state, step) from `workdir/checkpoints`, or a one-line UserError."""
-  directory = workdir / "checkpoints"
-  if not directory.is_dir():
-    raise errors.UserError(
-      f"{directory} does not exist; the run has saved no checkpoint yet."
-    )
-  ckpt = checkpointing.Checkpointer(directory)
-  try:
-    steps = ckpt.all_steps()
-    if not steps:
-      raise errors.UserError(
-        f"{directory} holds no checkpoint; the run has saved none yet."
-      )
-    if step is None:
-      step = steps[-1]
-    elif step not in steps:
-      raise errors.UserError(
-        f"no checkpoint for --step={step} in {directory}; available steps:"
-        f" {', '.join(map(str, steps))}."
-      )
-    target = checkpointing.abstract_with_shardings(
-      abstract, sharding.replicated(mesh)
-    )
-    try:
-      state = ckpt.restore(step, target)
-    except errors.UserError:
-      raise
-    except Exception as e:  # pylint: disable=broad-except
-      raise errors.UserError(
-        f"checkpoint {directory}/{step} cannot be read ({_first_line(e)});"
-        f" pick another with --step (available: {', '.join(map(str, steps))})."
-      ) from None
-  finally:
-    ckpt.close()
-  return state, step
-
-
-def default_batch_size() -> int:
-  """500 codes, rounded down to a multiple of the device count."""
-  n = jax.device_count()
-  return max(n, DEFAULT_BATCH_SIZE - DEFAULT_BATCH_SIZE % n)
-
-
 def check_sampling(num_samples: int, batch_size: int) -> None:
-  """Sample count and batch size that the mesh can serve, or a UserError."""
-  if num_samples < MIN_IMAGES:
-    raise errors.UserError(
-      f"--num_samples={num_samples} must be at least {MIN_IMAGES}"
-      " (10000 for numbers worth comparing)."
-    )
-  n = jax.device_count()
-  if batch_size <= 0 or batch_size % n:
-    raise errors.UserError(
-      f"--batch_size={batch_size} must be a positive multiple of the"
-      f" {n} device(s), e.g. {max(n, batch_size - batch_size % n)}."
-    )
-
-
-def make_sampler(comps: state_lib.Components, mesh, batch_size: int):
-  """Jitted `(state, key, i) -> images [batch_size, H, W, C]` over `mesh`.
-
-  The codes (and classes) of a batch are sharded over the mesh's `data`
-  axis, so every device generates only its share, as in training; the
-  images come back replicated, so that every process can read the whole
-  batch (a batch-sharded array spans other processes' devices on a
-  multi-host mesh). A batch that does not divide over the devices is
-  generated whole on every device (correct, only slower).
-  Build it once and pass it to `generate` for repeated evaluations: each
-  new sampler is compiled again.
-  """
-  config = comps.config
-  n_data = sharding.data_size(mesh)
-  shard = batch_size % n_data == 0
-  if not shard:
-    logging.warning(
-      "Sampling batch %d does not divide over %d devices; every device"
-      " generates the whole batch. Use a multiple of %d for speed.",
-      batch_size,
-      n_data,
-      n_data,
-    )
-
-  def sample(st, key, i):
-    key = jax.random.fold_in(key, i)
-    y = None
-    if comps.conditional:
-      key, k_y = jax.random.split(key)
-      y = jax.random.randint(
-        k_y, (batch_size,), 0, comps.num_classes, np.int32
-      )  # [batch_size]
-    z = state_lib.sample_z(key, batch_size, config)  # [batch_size, Z]
-    if shard:
-      z = jax.lax.with_sharding_constraint(z, sharding.batch_sharding(mesh, 2))
-      if y is not None:
-        y = jax.lax.with_sharding_constraint(
-          y, sharding.batch_sharding(mesh, 1)
-        )
-    return state_lib.generate_samples(comps, st, z, y)
-
-  return jax.jit(
-    sample,
-    out_shardings=sharding.replicated(mesh),
-    compiler_options=conv.jit_options(mesh),
-  )
-
-
-def generate(
-  comps: state_lib.Components,
-  state: state_lib.GANState,
-  mesh,
-  num_samples: int,
-  batch_size: int,
-  seed: int = 0,
-  progress: bool = True,
-  sampler=None,
-) -> np.ndarray:
-  """`num_samples` images [N, H, W, C] from G, in batches over the mesh.
-
-  Every batch has `batch_size` codes (the last one is cut afterwards), so
-  with an EMA, whose BatchNorm uses the batch's own statistics, every image
-  is made under the same conditions and the step compiles once. Batch `i`
-  uses the codes of `fold_in(key(seed), i)`: the same seed gives the same
-  images whatever `num_samples` is. A Cond-GAN's batch splits that key into
-  codes and classes, drawn uniformly, so the samples cover the classes as
-  a balanced dataset does. `sampler`: a `make_sampler` result for this
-  mesh and batch size, to reuse its compilation.
-  """
-  sample_fn = sampler or make_sampler(comps, mesh, batch_size)
-  key = jax.random.key(seed)
-  out = []
-  with tqdm.tqdm(
-    total=num_samples,
-    desc="sampling",
-    unit="img",
-    disable=not progress,
-    file=sys.stderr,
-  ) as bar:
-    for i, start in enumerate(range(0, num_samples, batch_size)):
-      images = sharding.to_host(sample_fn(state, key, np.int32(i)))
-      m = min(batch_size, num_samples - start)
-      out.append(np.asarray(images[:m], np.float32))
-      bar.update(m)
-  return np.concatenate(out)
-
-
-def write_json_atomic(path: pathlib.Path, obj) -> None:
-  """Writes `obj` to a temporary file and renames it over `path`."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-  tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-  os.replace(tmp, path)
+  """`sampling.check_sampling` with the metrics' minimum sample count."""
+  sampling.check_sampling(num_samples, batch_size, MIN_IMAGES)
 
 
 def evaluate_workdir(
@@ -453,6 +206,7 @@ def evaluate_workdir(
   reference: str = DEFAULT_REFERENCE,
   seed: int = 0,
   progress: bool = True,
+  best: bool = False,
 ) -> tuple[dict, pathlib.Path]:
   """Samples a run's checkpoint and scores the samples.
 
@@ -461,11 +215,13 @@ def evaluate_workdir(
     step: checkpoint to score; default the newest.
     num_samples: images to draw (10k as for the paper's numbers).
     batch_size: codes per device call, a multiple of the device count;
-      default `default_batch_size()` (500 rounded down to one).
+      default `sampling.default_batch_size()` (500 rounded down to one).
     reference: real split to compare with, "fashion_mnist:test" or
       "fashion_mnist:train".
     seed: seed of the latent codes.
     progress: show a tqdm bar on stderr while sampling.
+    best: score the best checkpoint periodic evaluation kept
+      (`best_checkpoint/`) instead of one of `checkpoints/`.
 
   Returns:
     (result, path): the `fmnist.evaluate_images` dict plus the run's
@@ -478,28 +234,15 @@ def evaluate_workdir(
   """
   split = parse_reference(reference)
   if batch_size is None:
-    batch_size = default_batch_size()
+    batch_size = sampling.default_batch_size()
   check_sampling(num_samples, batch_size)
-  if step is not None and step < 0:
-    raise errors.UserError(f"--step={step} must be >= 0.")
-  workdir = pathlib.Path(workdir).absolute()
-  config = load_config(workdir)
-  _check_fmnist_run(config, workdir)
-  comps = _build(config, workdir)
-  mesh = _mesh(config, workdir)
-  abstract = jax.eval_shape(
-    functools.partial(state_lib.init_state, comps), jax.random.key(0)
-  )
-  state, step = _restore(workdir, step, abstract, mesh)
-  if state.g_ema is not None and batch_size < _MIN_EMA_BATCH:
-    logging.warning(
-      "--batch_size=%d: the EMA generator normalises with each batch's own"
-      " statistics, which are noisy below %d codes; the scores may suffer.",
-      batch_size,
-      _MIN_EMA_BATCH,
-    )
-  samples = generate(
-    comps, state, mesh, num_samples, batch_size, seed, progress
+  workdir, config, comps = workdir_lib.load_components(workdir)
+  check_fmnist_run(config, workdir)
+  run = workdir_lib.load(workdir, step, best, (workdir, config, comps))
+  state, step = run.state, run.step
+  sampling.warn_small_ema_batch(state, batch_size)
+  samples = sampling.generate(
+    comps, state, run.mesh, num_samples, batch_size, seed, progress
   )
   if not np.all(np.isfinite(samples)):
     raise errors.UserError(
@@ -515,18 +258,20 @@ def evaluate_workdir(
     "source": "generator",
     "workdir": str(workdir),
     "step": step,
-    "generator_weights": (
-      "ema, batch statistics" if state.g_ema is not None else "live"
+    "generator_weights": sampling.generator_weights(state),
+    "checkpoint": (
+      f"{workdir_lib.BEST_CHECKPOINT if best else workdir_lib.CHECKPOINTS}"
+      f"/{step}"
     ),
     "sample_seed": seed,
     "sample_batch_size": batch_size,
   }
   path = workdir / "eval" / f"step_{step}.json"
   try:
-    write_json_atomic(path, result)
+    atomic.write_json(path, result)
   except OSError as e:
     raise errors.UserError(
-      f"cannot write {path} ({e.strerror or _first_line(e)})."
+      f"cannot write {path} ({e.strerror or errors.first_line(e)})."
     ) from None
   return result, path
 
@@ -543,6 +288,7 @@ def evaluate(
   batch_size: int | None = None,
   seed: int | None = None,
   progress: bool = True,
+  best: bool = False,
 ) -> dict:
   """What `python -m ssgan_jax.evaluate` does; None means "flag not given".
 
@@ -562,6 +308,7 @@ def evaluate(
         ("num_samples", num_samples),
         ("batch_size", batch_size),
         ("seed", seed),
+        ("best", best or None),
       )
       if v is not None
     ]
@@ -579,6 +326,7 @@ def evaluate(
     reference=reference,
     seed=0 if seed is None else seed,
     progress=progress,
+    best=best,
   )
   return result
 
