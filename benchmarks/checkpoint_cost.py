@@ -18,8 +18,8 @@ import time
 
 import jax
 import orbax.checkpoint as ocp
+import step_speed as benchmark
 
-from ssgan_jax import benchmark
 from ssgan_jax import checkpointing
 
 

@@ -19,7 +19,7 @@ Sized for <= 8 minutes on one H200, compiles included:
    dots on this GPU generation by default, and against plain FP32) and against
    a large matmul timed in the same run.
 2. `reference`: torch-mimicry's SSGAN32 train step on the same device
-   (`ssgan_jax/_torch_reference.py --device cuda`) at batch 64 and 256, and
+   (`benchmarks/torch_reference.py --device cuda`) at batch 64 and 256, and
    ours / theirs at f = 0.25 float32.
 3. `default_job`: `python -m ssgan_jax.main` on the default config with a
    3-minute training budget, FD-FMNIST during training and at the end; the
@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from ssgan_jax import benchmark  # noqa: E402
+from benchmarks import step_speed as benchmark  # noqa: E402
 from ssgan_jax import writers  # noqa: E402
 
 # Dense (no sparsity) spec peaks, FLOP/s, by jax device_kind (vendor sheets:

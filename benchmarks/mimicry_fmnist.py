@@ -32,21 +32,17 @@ import gzip
 import importlib
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-# Run as a script, this file's folder comes first on sys.path; keep the
-# repository's `ssgan_jax/ssl` far from torch's `import ssl` anyway.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-_REPO = os.path.dirname(_HERE)
 # torch-mimicry's networks without its package __init__ (which needs
-# TensorFlow and torchvision): the loader the step benchmark uses. It
-# imports no JAX, so it runs in torch-mimicry's env.
-sys.path.insert(0, _REPO)
-from ssgan_jax import _torch_reference  # noqa: E402
+# TensorFlow and torchvision): the loader of the step benchmark, next to
+# this script (its folder is first on sys.path). It imports no JAX, so it
+# runs in torch-mimicry's env.
+import torch_reference  # noqa: E402
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load_idx(path):
@@ -92,7 +88,7 @@ def main(argv=None):
   torch.manual_seed(args.seed)
   rng = np.random.default_rng(args.seed)
   try:
-    ssgan_32, metric_log_cls = _torch_reference.import_mimicry()
+    ssgan_32, metric_log_cls = torch_reference.import_mimicry()
   except ImportError as e:
     raise SystemExit(f"error: {e}") from None
   resblocks = importlib.import_module("torch_mimicry.modules.resblocks")

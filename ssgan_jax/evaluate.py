@@ -3,6 +3,8 @@
   python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan [--step 1800 | --best]
       [--num_samples 10000] [--batch_size 500] [--seed 0]
       [--reference fashion_mnist:test]
+  python -m ssgan_jax.evaluate --workdir runs/cifar10_ssgan --evaluator inception
+      [--inception_weights fid_inception.npz --reference_stats stats.npz]
   python -m ssgan_jax.evaluate --images samples.npz
       [--reference fashion_mnist:test]
   python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan --probe
@@ -10,9 +12,12 @@
       [--probe_test_limit M]
 
 A summary goes to stderr and the numbers as JSON to stdout (`--workdir`
-also writes them to <workdir>/eval/step_<step>.json). FD-FMNIST is measured
-in a committed Fashion-MNIST classifier, not Inception: it is not FID. The
-work is in `ssgan_jax.evaluation.run`.
+also writes them to <workdir>/eval/step_<step>.json, or
+inception_step_<step>.json). FD-FMNIST is measured in a committed
+Fashion-MNIST classifier, not Inception: it is not FID. `--evaluator
+inception` scores a run of any dataset with the FID Inception network and
+reference statistics made for its dataset (docs/fid.md). The work is in
+`ssgan_jax.evaluation.run`.
 
 `--probe` measures D instead of G's samples (the paper's Tables 3-4): a
 linear probe on each D block's average-pooled features and the accuracy of
@@ -62,6 +67,24 @@ _BEST = flags.DEFINE_bool(
   False,
   "--workdir: score the best checkpoint that periodic evaluation kept"
   " (best_checkpoint/, named in eval/best.json) instead of --step.",
+)
+_EVALUATOR = flags.DEFINE_string(
+  "evaluator",
+  None,
+  "--workdir: fmnist (FD-FMNIST, offline; the default for Fashion-MNIST"
+  " runs) or inception (FID / IS / KID; the default for other runs).",
+)
+_INCEPTION_WEIGHTS = flags.DEFINE_string(
+  "inception_weights",
+  None,
+  "--evaluator inception: converted FID Inception .npz (docs/fid.md);"
+  " default the run's eval.inception_weights.",
+)
+_REFERENCE_STATS = flags.DEFINE_string(
+  "reference_stats",
+  None,
+  "--evaluator inception: reference statistics .npz (docs/fid.md);"
+  " default the run's eval.reference_stats.",
 )
 _PROBE = flags.DEFINE_bool(
   "probe",
@@ -114,6 +137,9 @@ def main(argv):
       batch_size=_given(_BATCH_SIZE),
       seed=_given(_SEED),
       best=_BEST.value,
+      evaluator=_EVALUATOR.value,
+      inception_weights=_INCEPTION_WEIGHTS.value,
+      reference_stats=_REFERENCE_STATS.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))
@@ -134,7 +160,14 @@ def _probe():
       test_limit=_given(_PROBE_TEST_LIMIT),
       sampling_flags=tuple(
         f.name
-        for f in (_NUM_SAMPLES, _SEED, _REFERENCE)
+        for f in (
+          _NUM_SAMPLES,
+          _SEED,
+          _REFERENCE,
+          _EVALUATOR,
+          _INCEPTION_WEIGHTS,
+          _REFERENCE_STATS,
+        )
         if _given(f) is not None
       ),
       best=_BEST.value,

@@ -123,18 +123,13 @@ def make_sampler(
 
   def sample(st, key, i):
     key = jax.random.fold_in(key, i)
-    y = None
-    if comps.conditional:
-      key, k_y = jax.random.split(key)
-      if class_order == "uniform":
-        y = jax.random.randint(
-          k_y, (batch_size,), 0, comps.num_classes, np.int32
-        )  # [B]
-      else:
-        y = (i * batch_size + jnp.arange(batch_size, dtype=jnp.int32)) % (
-          comps.num_classes
-        )  # [B]
-    z = state_lib.sample_z(key, batch_size, config)  # [B, Z]
+    z, y = state_lib.sample_latents(
+      key, batch_size, config, comps.num_classes if comps.conditional else 0
+    )  # [B, Z], [B] | None
+    if y is not None and class_order == "cycle":
+      y = (i * batch_size + jnp.arange(batch_size, dtype=jnp.int32)) % (
+        comps.num_classes
+      )  # [B]
     if shard:
       z = jax.lax.with_sharding_constraint(z, sharding.batch_sharding(mesh, 2))
       if y is not None:

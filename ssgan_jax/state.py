@@ -179,6 +179,22 @@ def sample_z(rng: jax.Array, n: int, config: ml_collections.ConfigDict):
   )
 
 
+def sample_latents(
+  rng: jax.Array, n: int, config: ml_collections.ConfigDict, num_classes: int
+):
+  """G's inputs for n samples: (z [n, Z], y [n] int32 or None).
+
+  With `num_classes` > 0 (a Cond-GAN) the classes are drawn uniformly from
+  a split of `rng`. The train step and every sampler draw through here, so
+  one key gives the same codes everywhere.
+  """
+  y = None
+  if num_classes:
+    rng, k_y = jax.random.split(rng)
+    y = jax.random.randint(k_y, (n,), 0, num_classes, jnp.int32)  # [n]
+  return sample_z(rng, n, config), y  # [n, Z], [n] | None
+
+
 def init_state(comps: Components, rng: jax.Array) -> GANState:
   """Initialises G and D (and their optimizers) from `rng`."""
   config = comps.config

@@ -98,14 +98,11 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
 
   def generate(g_params, g_vars, rng, n, *, train):
     """-> (fakes [n, H, W, C], their labels [n] or None, new G vars)."""
-    y = None
-    if conditional:
-      rng, k_y = jax.random.split(rng)
-      y = constrain(
-        jax.random.randint(k_y, (n,), 0, num_classes, jnp.int32)
-      )  # [B]
-    z = constrain(state_lib.sample_z(rng, n, config))  # [B, Z]
-    inputs = (z,) if y is None else (z, y)
+    z, y = state_lib.sample_latents(
+      rng, n, config, num_classes if conditional else 0
+    )
+    z = constrain(z)  # [B, Z]
+    inputs = (z,) if y is None else (z, constrain(y))  # [B]
     out, new_vars = state_lib.apply_net(
       g_mod,
       g_params,

@@ -7,8 +7,8 @@ per-part breakdown (each would be one more compile).
 
 import json
 
+from benchmarks import step_speed as benchmark
 from configs import cifar10_ssgan
-from ssgan_jax import benchmark
 from ssgan_jax import state as state_lib
 
 _ROW_KEYS = {

@@ -256,7 +256,8 @@ def test_bad_workdirs(trained, tmp_path):
   (tmp_path / "config.json").write_text(json.dumps(config))
   with pytest.raises(errors.UserError) as e:
     run.evaluate_workdir(tmp_path)
-  assert "trained on 'cifar10'; only fashion_mnist:test /" in str(e.value)
+  assert "trained on 'cifar10'; FD-FMNIST compares with" in str(e.value)
+  assert "--evaluator inception" in str(e.value)
   fresh = tmp_path / "fresh"
   fresh.mkdir()
   (fresh / "config.json").write_text((trained / "config.json").read_text())
@@ -279,3 +280,102 @@ def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
   assert config.optimizer.g.schedule == "constant"
   assert config.optimizer.d.schedule == "constant"
   assert config.mesh.shape == tiny_config().mesh.shape  # lists -> tuples
+
+
+# --- --evaluator inception: any run ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rgb_run(tmp_path_factory):
+  """A 2-step run on a folder of RGB images, with random FID Inception
+  weights and reference statistics at the network's smallest input."""
+  from inception_test import OFFICIAL_LIKE_SHA  # pylint: disable=g-import-not-at-top
+  from inception_test import SMALL  # pylint: disable=g-import-not-at-top
+  from inception_test import random_state_dict  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  from ssgan_jax.evaluation import convert_inception  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import fid  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
+
+  root = tmp_path_factory.mktemp("rgb")
+  rng = np.random.default_rng(0)
+  reals = rng.integers(0, 255, (16, 32, 32, 3), np.uint8)
+  (root / "data").mkdir()
+  for i, image in enumerate(reals):
+    Image.fromarray(image).save(root / "data" / f"{i:02d}.png")
+  weights = root / "fid_inception.npz"
+  convert_inception.save_npz(
+    weights,
+    convert_inception.convert_state_dict(random_state_dict()),
+    OFFICIAL_LIKE_SHA,
+  )
+  stats = fid.compute_reference_stats(
+    reals[:8], inception.load_params(weights), batch_size=8, resize_to=SMALL
+  )
+  fid.save_stats(root / "stats.npz", stats)
+  config = tiny_config(
+    total_steps=2,
+    **{
+      "dataset.name": "folder",
+      "dataset.path": str(root / "data"),
+      "dataset.channels": 3,
+      "dataset.num_classes": 0,
+      "eval.evaluator": "inception",
+    },
+  )
+  train.train_and_evaluate(config, str(root / "run"))
+  return root
+
+
+def test_any_run_is_scored_with_inception(rgb_run):
+  common = {"workdir": str(rgb_run / "run"), "num_samples": 8, "batch_size": 8}
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(**common)  # the run's eval.evaluator, but no files given
+  assert "--evaluator inception needs --inception_weights" in str(e.value)
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(**common, evaluator="fmnist")
+  assert "trained on 'folder'; FD-FMNIST compares with" in str(e.value)
+  assert "--evaluator inception --inception_weights W.npz" in str(e.value)
+  result = run.evaluate(
+    **common,
+    inception_weights=str(rgb_run / "fid_inception.npz"),
+    reference_stats=str(rgb_run / "stats.npz"),
+  )
+  assert result["evaluator"] == "inception" and result["step"] == 2
+  assert result["num_images"] == 8 and result["num_reference"] == 8
+  assert np.isfinite(result["fid"]) and np.isfinite(result["kid_mean"])
+  path = rgb_run / "run" / "eval" / "inception_step_2.json"
+  assert json.loads(path.read_text()) == result
+  assert "inception_step_2.json" in run.summary(result)
+
+
+@pytest.mark.parametrize(
+  "kwargs,fragment",
+  [
+    ({"evaluator": "fid"}, "--evaluator='fid' is unknown; known: fmnist"),
+    (
+      {"evaluator": "fmnist", "reference_stats": "s.npz"},
+      "--reference_stats belongs to --evaluator inception",
+    ),
+    (
+      {"evaluator": "inception", "reference": "fashion_mnist:train"},
+      "the inception evaluator compares with --reference_stats",
+    ),
+    (
+      {"evaluator": "inception", "inception_weights": "nope.npz",
+       "reference_stats": "s.npz"},
+      "nope.npz",
+    ),
+  ],
+)  # fmt: skip
+def test_bad_evaluator_options(trained, kwargs, fragment):
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(workdir=str(trained), batch_size=64, **kwargs)
+  assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_evaluator_flags_do_not_apply_to_image_files(tmp_path):
+  with pytest.raises(errors.UserError) as e:
+    run.evaluate(images=str(tmp_path / "x.npz"), evaluator="inception")
+  assert "--evaluator applies only with --workdir" in str(e.value)

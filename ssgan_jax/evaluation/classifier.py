@@ -14,7 +14,7 @@ are committed and verified by sha256 on load.
 Committed weights: `weights/fmnist_classifier.npz`, 356,234 parameters,
 trained with
 
-  python -m ssgan_jax.evaluation.train_classifier \
+  python experiments/train_fmnist_classifier.py \
       --out ssgan_jax/evaluation/weights/fmnist_classifier.npz
 
 Test accuracy on the 10k Fashion-MNIST test split: 91.53 % (4 epochs,
@@ -119,7 +119,7 @@ def save_params(params: Params, path: str | os.PathLike) -> str:
 def _retrain_hint(path: pathlib.Path) -> str:
   return (
     "restore it with `git checkout -- ssgan_jax/evaluation/weights` or"
-    " retrain with `python -m ssgan_jax.evaluation.train_classifier"
+    " retrain with `python experiments/train_fmnist_classifier.py"
     f" --out {path}` and update classifier.WEIGHTS_SHA256"
   )
 

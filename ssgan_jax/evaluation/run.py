@@ -15,6 +15,7 @@ in the committed classifier's features, so it is FD-FMNIST, never FID.
 Every mistake in the inputs raises `errors.UserError` with one line.
 """
 
+import functools
 import os
 import pathlib
 import zipfile
@@ -27,10 +28,13 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sampling
 from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import classifier
+from ssgan_jax.evaluation import fid
 from ssgan_jax.evaluation import fmnist
 from ssgan_jax.evaluation import image_checks
+from ssgan_jax.evaluation import inception
 
 REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
+EVALUATORS = ("fmnist", "inception")
 DEFAULT_REFERENCE = REFERENCES[0]
 IMAGES_KEY = "images"
 # Precision/recall take each set's k = 3 nearest neighbours, so a set needs
@@ -176,20 +180,25 @@ def evaluate_file(
 # --- A training run ----------------------------------------------------------
 
 
+_INCEPTION_HINT = (
+  "score it with --evaluator inception --inception_weights W.npz"
+  " --reference_stats S.npz (see docs/fid.md)"
+)
+
+
 def check_fmnist_run(config, workdir: pathlib.Path) -> None:
   """A UserError unless the run makes images the offline metrics can score."""
   dc = config.dataset
   if dc.name != "fashion_mnist":
     raise errors.UserError(
-      f"the run in {workdir} trained on {dc.name!r}; only"
-      f" {' / '.join(REFERENCES)} are available offline, so only Fashion-MNIST"
-      " runs can be scored."
+      f"the run in {workdir} trained on {dc.name!r}; FD-FMNIST compares with"
+      f" {' / '.join(REFERENCES)} only, so {_INCEPTION_HINT}."
     )
   if (dc.image_size, dc.channels) != (_SIZE, 1):
     raise errors.UserError(
       f"the run in {workdir} makes {dc.image_size}x{dc.image_size}x"
       f"{dc.channels} images; the Fashion-MNIST classifier scores"
-      f" {_SIZE}x{_SIZE}x1 images only."
+      f" {_SIZE}x{_SIZE}x1 images only; {_INCEPTION_HINT}."
     )
 
 
@@ -207,6 +216,9 @@ def evaluate_workdir(
   seed: int = 0,
   progress: bool = True,
   best: bool = False,
+  evaluator: str | None = None,
+  inception_weights: str | None = None,
+  reference_stats: str | None = None,
 ) -> tuple[dict, pathlib.Path]:
   """Samples a run's checkpoint and scores the samples.
 
@@ -222,22 +234,72 @@ def evaluate_workdir(
     progress: show a tqdm bar on stderr while sampling.
     best: score the best checkpoint periodic evaluation kept
       (`best_checkpoint/`) instead of one of `checkpoints/`.
+    evaluator: "fmnist" (FD-FMNIST and friends, offline) or "inception"
+      (FID / IS / KID); default fmnist for a Fashion-MNIST run, else the
+      run's eval.evaluator.
+    inception_weights, reference_stats: the inception evaluator's files;
+      default the run's eval.inception_weights / eval.reference_stats.
 
   Returns:
-    (result, path): the `fmnist.evaluate_images` dict plus the run's
-    `workdir`, `step` and how the images were made, and the JSON file it
-    was written to, `<workdir>/eval/step_<step>.json`.
+    (result, path): the evaluator's dict plus the run's `workdir`, `step`
+    and how the images were made, and the JSON file it was written to,
+    `<workdir>/eval/step_<step>.json` (fmnist) or
+    `<workdir>/eval/inception_step_<step>.json`.
 
   Raises:
     errors.UserError: one line for every problem with the arguments, the
       workdir or its checkpoints.
   """
-  split = parse_reference(reference)
+  if evaluator is not None and evaluator not in EVALUATORS:
+    raise errors.UserError(
+      f"--evaluator={evaluator!r} is unknown; known: {', '.join(EVALUATORS)}."
+    )
   if batch_size is None:
     batch_size = sampling.default_batch_size()
   check_sampling(num_samples, batch_size)
   workdir, config, comps = workdir_lib.load_components(workdir)
-  check_fmnist_run(config, workdir)
+  if evaluator is None:
+    fmnist_run = config.dataset.name == "fashion_mnist"
+    evaluator = "fmnist" if fmnist_run else config.eval.evaluator
+  files = (("inception_weights", inception_weights),)
+  files += (("reference_stats", reference_stats),)
+  if evaluator == "fmnist":
+    given = [f"--{name}" for name, value in files if value]
+    if given:
+      raise errors.UserError(
+        f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to"
+        " --evaluator inception; FD-FMNIST uses the committed classifier."
+      )
+    split = parse_reference(reference)
+    check_fmnist_run(config, workdir)
+    score = functools.partial(fmnist.evaluate_images, reference_split=split)
+    name = "step_{}.json"
+  else:
+    if reference != DEFAULT_REFERENCE:
+      raise errors.UserError(
+        "--reference names a Fashion-MNIST split of --evaluator fmnist; the"
+        " inception evaluator compares with --reference_stats."
+      )
+    ec = config.eval
+    weights = inception_weights or ec.get("inception_weights", "")
+    stats_path = reference_stats or ec.get("reference_stats", "")
+    for flag, value in (
+      ("inception_weights", weights),
+      ("reference_stats", stats_path),
+    ):
+      if not value:
+        raise errors.UserError(
+          f"--evaluator inception needs --{flag} (the run's config sets no"
+          f" eval.{flag}; see docs/fid.md)."
+        )
+    variables = inception.load_params(weights)
+    stats = fid.load_stats(stats_path, variables)
+    reference = str(pathlib.Path(stats_path).absolute())
+
+    def score(images):
+      return fid.evaluate_images(images, stats, variables)
+
+    name = "inception_step_{}.json"
   run = workdir_lib.load(workdir, step, best, (workdir, config, comps))
   state, step = run.state, run.step
   sampling.warn_small_ema_batch(state, batch_size)
@@ -249,11 +311,9 @@ def evaluate_workdir(
       f"G at step {step} of {workdir} produces non-finite images; the run"
       " diverged before this checkpoint, score an earlier --step."
     )
-  result = fmnist.evaluate_images(
-    np.clip(samples, -1.0, 1.0), reference_split=split
-  )
   result = {
-    **result,
+    **score(np.clip(samples, -1.0, 1.0)),
+    "evaluator": evaluator,
     "reference": reference,
     "source": "generator",
     "workdir": str(workdir),
@@ -266,7 +326,7 @@ def evaluate_workdir(
     "sample_seed": seed,
     "sample_batch_size": batch_size,
   }
-  path = workdir / "eval" / f"step_{step}.json"
+  path = workdir / "eval" / name.format(step)
   try:
     atomic.write_json(path, result)
   except OSError as e:
@@ -289,6 +349,9 @@ def evaluate(
   seed: int | None = None,
   progress: bool = True,
   best: bool = False,
+  evaluator: str | None = None,
+  inception_weights: str | None = None,
+  reference_stats: str | None = None,
 ) -> dict:
   """What `python -m ssgan_jax.evaluate` does; None means "flag not given".
 
@@ -309,13 +372,18 @@ def evaluate(
         ("batch_size", batch_size),
         ("seed", seed),
         ("best", best or None),
+        ("evaluator", evaluator),
+        ("inception_weights", inception_weights),
+        ("reference_stats", reference_stats),
       )
       if v is not None
     ]
     if given:
       raise errors.UserError(
         f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only"
-        " with --workdir; --images scores the file's images as they are."
+        " with --workdir; --images scores the file's images as they are"
+        " with FD-FMNIST (Inception FID of a file: python -m"
+        " ssgan_jax.evaluation.fid --images)."
       )
     return evaluate_file(images, reference)
   result, _ = evaluate_workdir(
@@ -327,12 +395,26 @@ def evaluate(
     seed=0 if seed is None else seed,
     progress=progress,
     best=best,
+    evaluator=evaluator,
+    inception_weights=inception_weights,
+    reference_stats=reference_stats,
   )
   return result
 
 
 def summary(result: dict) -> str:
   """Human-readable lines; every number names N and the reference split."""
+  if result.get("evaluator") == "inception":
+    return "\n".join(
+      [
+        f"Scored {result['num_images']} samples of {result['workdir']} at step"
+        f" {result['step']} (G weights: {result['generator_weights']})"
+        f" against {result['reference']}.",
+        fid.summary(result),
+        f"Written to {result['workdir']}/eval/inception_step_"
+        f"{result['step']}.json.",
+      ]
+    )
   n, ref = result["num_images"], result["reference"]
   tag = f"[N={n} vs {ref}]"
   if result["source"] == "generator":

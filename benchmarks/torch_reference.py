@@ -1,6 +1,6 @@
-"""Times torch-mimicry's SSGAN32 training step; run by `ssgan_jax.benchmark`.
+"""Times torch-mimicry's SSGAN32 training step; run by `step_speed.py`.
 
-  /work/torchenv/bin/python -m ssgan_jax._torch_reference \
+  TORCHENV/bin/python benchmarks/torch_reference.py \
       --out /tmp/ref.json --threads 2 --steps 5 --warmup 3
 
 Runs in a separate virtual env that has `torch` and `torch-mimicry`
@@ -19,22 +19,15 @@ Writes one JSON object to `--out`: step times (total, D part, G part), the
 parameter counts, peak RSS, torch's float32 matmul FLOP/s and versions.
 """
 
-import os
+import argparse
+import importlib
+import importlib.util
+import json
+import platform
+import resource
+import statistics
 import sys
-
-# Run as a script, this file's folder would come first on sys.path, and the
-# package's `ssl/` would shadow the standard library's `ssl` inside torch.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import time
 
 
 def _register_package_only(name: str) -> None:

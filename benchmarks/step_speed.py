@@ -1,6 +1,6 @@
 """Train-step speed of ssgan_jax against torch-mimicry's SSGAN32, one machine.
 
-  python -m ssgan_jax.benchmark --out benchmarks/results_cpu.json \
+  python benchmarks/step_speed.py --out benchmarks/results_cpu.json \
       [--steps 5] [--warmup 3] [--dtype float32|bfloat16|both] \
       [--scales paper,width32] [--baseline_convs taps] \
       [--torch_python TORCHENV/bin/python]
@@ -21,7 +21,7 @@ headline ratio); fraction 1.0, the paper config's default, does 4x the
 rotation work and is reported beside it.
 
 The torch side runs in its own virtual env (`--torch_python`) as a
-subprocess, `ssgan_jax/_torch_reference.py`, with torch's thread count set to
+subprocess, `benchmarks/torch_reference.py`, with torch's thread count set to
 the number of cores XLA uses here. Set it up with
 
   python3 -m venv TORCHENV
@@ -85,7 +85,7 @@ SCALES = {
   "paper": (256, 128),  # configs/cifar10_ssgan.py, the paper's CIFAR-10 nets
   "width32": (32, 32),  # the CPU default job's widths (fashion_mnist_ssgan)
 }
-REFERENCE_SCRIPT = pathlib.Path(__file__).with_name("_torch_reference.py")
+REFERENCE_SCRIPT = pathlib.Path(__file__).with_name("torch_reference.py")
 INSTALL_HINT = (
   "python3 -m venv TORCHENV && TORCHENV/bin/pip install"
   " torch==2.13.0 numpy && TORCHENV/bin/pip install --no-deps"
@@ -508,7 +508,7 @@ def measure_reference(
   timeout_s: float = 3600.0,
   device: str = "cpu",
 ) -> dict:
-  """Runs `_torch_reference.py` under `torch_python`; never raises."""
+  """Runs `torch_reference.py` under `torch_python`; never raises."""
   not_measured = lambda why: {
     "measured": False,
     "reason": why,
@@ -526,7 +526,6 @@ def measure_reference(
     out = pathlib.Path(tmp) / "reference.json"
     cmd = [
       torch_python,
-      "-P",  # do not put ssgan_jax/ (with its ssl/) first on sys.path
       str(REFERENCE_SCRIPT),
       f"--out={out}",
       f"--threads={threads}",
@@ -554,7 +553,7 @@ def measure_reference(
         f"reference exited with {proc.returncode}: " + " | ".join(tail)
       )
     result = json.loads(out.read_text())
-  result["command"] = shlex.join(cmd[:3] + ["--out=<tmp>"] + cmd[4:])
+  result["command"] = shlex.join(cmd[:2] + ["--out=<tmp>"] + cmd[3:])
   result["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
   return result
 
@@ -665,7 +664,7 @@ def run(
   )
   result: dict[str, Any] = {
     "command": command
-    or shlex.join(["python", "-m", __spec__.name] + sys.argv[1:]),
+    or shlex.join(["python", "benchmarks/step_speed.py"] + sys.argv[1:]),
     "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     "device": device_info(),
     "threads": threads,

@@ -1,6 +1,6 @@
 """Trains the FD-FMNIST classifier and writes its checksummed weights.
 
-  python -m ssgan_jax.evaluation.train_classifier \
+  python experiments/train_fmnist_classifier.py \
       --out ssgan_jax/evaluation/weights/fmnist_classifier.npz
 
 Deterministic for a given seed on a given platform: a numpy permutation per
