@@ -106,6 +106,11 @@ def base() -> ml_collections.ConfigDict:
   c.ema = ml_collections.ConfigDict()
   c.ema.decay = 0.0  # 0 disables the EMA of G's weights
   c.ema.start_step = 0  # before this G step the EMA copies G
+  # How the EMA G's BatchNorm normalises when sampling (state.EMA_BN_STATS):
+  # standing statistics pooled over standing_batches batches of batch_size
+  # codes (BigGAN), or each sampled batch's own ("batch").
+  c.ema.bn_stats = "standing"
+  c.ema.standing_batches = 16
 
   c.log_every_steps = 100
   c.checkpoint_every_steps = 5_000

@@ -11,6 +11,7 @@ from ssgan_jax import penalties
 from ssgan_jax import preprocess
 from ssgan_jax import ssl
 from ssgan_jax import state as state_lib
+from ssgan_jax.evaluation import evaluators
 
 _POSITIVE_INTS = (
   "batch_size",
@@ -86,6 +87,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
       f"ema.decay={config.ema.decay} must be in [0, 1); 0 turns EMA off."
     )
+  if config.ema.bn_stats not in state_lib.EMA_BN_STATS:
+    raise errors.ConfigError(
+      f"ema.bn_stats={config.ema.bn_stats!r} is unknown; use one of"
+      f" {', '.join(state_lib.EMA_BN_STATS)}."
+    )
+  n = config.ema.standing_batches
+  if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+    raise errors.ConfigError(
+      f"ema.standing_batches={n!r} must be a positive integer (the batches"
+      " of codes that standing statistics pool; e.g. 16)."
+    )
   for net in ("g", "d"):
     opt = config.optimizer[net]
     state_lib.OPTIMIZERS.get(opt.name)
@@ -99,19 +111,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"optimizer.{net}.decay_start={opt.decay_start} must be in [0, 1):"
         " the fraction of the run after which the learning rate decays."
       )
+  state_lib.check_z_distribution(config)
   models.compute_dtype(config)
   models.conv_impl(config)
   models.g_norm(config)
   dc = config.dataset
-  preprocess.check(dc.get("preprocess", "center_crop_resize"))
-  if dc.get("preprocess") == "random_crop_resize" and dc.in_memory:
+  preprocess.check(dc.preprocess)
+  if dc.preprocess == "random_crop_resize" and dc.in_memory:
     raise errors.ConfigError(
       "dataset.preprocess='random_crop_resize' with dataset.in_memory=True"
       " would crop each image once for the whole run; set"
       " dataset.in_memory=False (random access to ArrayRecord files) for"
       " fresh crops every epoch."
     )
-  if not dc.get("in_memory", True):
+  if not dc.in_memory:
     for field in ("read_threads", "prefetch_batches"):
       value = dc.get(field, 1)
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -120,9 +133,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
           f" --config.dataset.{field}=4."
         )
   _validate_cond_gan(config)
-  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
-
-  periodic.validate(config)
+  evaluators.validate(config)
   models.GENERATORS.get(config.model.generator.name)
   models.DISCRIMINATORS.get(config.model.discriminator.name)
   tasks = ssl.build_tasks(config)
@@ -140,7 +151,7 @@ def _validate_cond_gan(config: ml_collections.ConfigDict) -> None:
   silently ignore the labels on one side.
   """
   cond_g = models.g_norm(config) == "conditional"
-  proj = bool(config.model.discriminator.get("projection", False))
+  proj = bool(config.model.discriminator.projection)
   if cond_g != proj:
     raise errors.ConfigError(
       "Cond-GAN needs both model.generator.norm='conditional' and"
@@ -149,7 +160,7 @@ def _validate_cond_gan(config: ml_collections.ConfigDict) -> None:
     )
   if not cond_g:
     return
-  k = config.dataset.get("num_classes", 0)
+  k = config.dataset.num_classes
   if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
     raise errors.ConfigError(
       f"dataset.num_classes={k!r} must be a positive integer for Cond-GAN"

@@ -86,6 +86,13 @@ _REFERENCE_STATS = flags.DEFINE_string(
   "--evaluator inception: reference statistics .npz (docs/fid.md);"
   " default the run's eval.reference_stats.",
 )
+_EMA_BN_STATS = flags.DEFINE_string(
+  "ema_bn_stats",
+  None,
+  "How an EMA generator normalises its samples: 'standing' (BatchNorm"
+  " statistics recomputed for the EMA weights) or 'batch' (each batch's"
+  " own); default the run's ema.bn_stats.",
+)
 _PROBE = flags.DEFINE_bool(
   "probe",
   False,
@@ -140,6 +147,7 @@ def main(argv):
       evaluator=_EVALUATOR.value,
       inception_weights=_INCEPTION_WEIGHTS.value,
       reference_stats=_REFERENCE_STATS.value,
+      ema_bn_stats=_EMA_BN_STATS.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))

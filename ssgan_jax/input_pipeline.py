@@ -51,9 +51,9 @@ from ssgan_jax import state as state_lib
 EMBEDDED = ("fashion_mnist",)
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
-  """uint8 [..., C] in 0..255 -> float32 in [-1, 1]."""
-  return images.astype(np.float32) / 127.5 - 1.0
+# Shared with record_source, which cannot import this module back.
+to_float = preprocess.to_float
+check_labels = preprocess.check_labels
 
 
 def pad_to(images: np.ndarray, size: int) -> np.ndarray:
@@ -187,27 +187,13 @@ def _cond_gan_needs_labels(name: str) -> errors.DataError:
   )
 
 
-def check_labels(labels: np.ndarray, num_classes: int, name: str) -> None:
-  """One-line DataError unless every label is in [0, num_classes)."""
-  labels = np.asarray(labels)
-  if labels.size == 0:
-    return
-  lo, hi = int(labels.min()), int(labels.max())
-  if lo < 0 or hi >= num_classes:
-    raise errors.DataError(
-      f"dataset {name!r} has labels in [{lo}, {hi}], outside [0,"
-      f" {num_classes}) for dataset.num_classes={num_classes}; set"
-      " dataset.num_classes to the dataset's number of classes."
-    )
-
-
 def _tf_preprocess(image, dc: ml_collections.ConfigDict, seed=None, train=True):
   """TF op: uint8 [h, w, C] -> uint8 [size, size, C] by `dc.preprocess`.
 
   Outside training (reference and probe splits) a random crop becomes the
   central one, so that evaluation images are fixed.
   """
-  method = dc.get("preprocess", "center_crop_resize")
+  method = dc.preprocess
   if not train and method == "random_crop_resize":
     method = "center_crop_resize"
   return preprocess.tf_preprocess(image, dc.image_size, method, seed)

@@ -16,7 +16,13 @@ compare_gan resized with `tf.image.resize_images` (bilinear); we use area
 averaging with antialiasing, which avoids aliasing when shrinking ImageNet's
 ~400 px images to 128 px. FID reference statistics must be made with the
 same preprocessing as training (see docs/fid.md).
+
+Below them, the numpy steps every image source shares after decoding
+(`to_float`, `check_labels`), here so that the TFDS/ArrayRecord readers and
+input_pipeline use one copy without importing each other.
 """
+
+import numpy as np
 
 from ssgan_jax import errors
 
@@ -111,3 +117,22 @@ def tf_preprocess(
     )
   image = tf.ensure_shape(image, (size, size, channels))
   return tf.cast(image, tf.uint8)
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+  """uint8 [..., C] in 0..255 -> float32 in [-1, 1]."""
+  return images.astype(np.float32) / 127.5 - 1.0
+
+
+def check_labels(labels: np.ndarray, num_classes: int, name: str) -> None:
+  """One-line DataError unless every label is in [0, num_classes)."""
+  labels = np.asarray(labels)
+  if labels.size == 0:
+    return
+  lo, hi = int(labels.min()), int(labels.max())
+  if lo < 0 or hi >= num_classes:
+    raise errors.DataError(
+      f"dataset {name!r} has labels in [{lo}, {hi}], outside [0,"
+      f" {num_classes}) for dataset.num_classes={num_classes}; set"
+      " dataset.num_classes to the dataset's number of classes."
+    )

@@ -167,12 +167,10 @@ class RecordSource:
     # (the first call, a resume, a test) starts it there.
     if self._it is None or step != self._next_step:
       self._it = self._iterator(step)
-    from ssgan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-
     images, labels = next(self._it)
     self._next_step = step + 1
-    images = input_pipeline.to_float(images)
+    images = preprocess.to_float(images)
     if not with_labels:
       return images
-    input_pipeline.check_labels(labels, self.dc.num_classes, self.dc.name)
+    preprocess.check_labels(labels, self.dc.num_classes, self.dc.name)
     return images, labels

@@ -71,6 +71,13 @@ _CLASS_ORDER = flags.DEFINE_string(
 _DTYPE = flags.DEFINE_string(
   "dtype", "uint8", "Stored images: uint8 (0..255) or float32 ([-1, 1])."
 )
+_EMA_BN_STATS = flags.DEFINE_string(
+  "ema_bn_stats",
+  None,
+  "How an EMA generator normalises its samples: 'standing' (BatchNorm"
+  " statistics recomputed for the EMA weights) or 'batch' (each batch's"
+  " own); default the run's ema.bn_stats.",
+)
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -96,6 +103,7 @@ def main(argv):
       seed=_SEED.value,
       class_order=_CLASS_ORDER.value,
       dtype=_DTYPE.value,
+      ema_bn_stats=_EMA_BN_STATS.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))

@@ -27,10 +27,11 @@ from ssgan_jax import errors
 from ssgan_jax import images as images_lib
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
+from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.models import conv
 
-# See state.generate_samples: EMA weights use the sampled batch's statistics,
-# which are noisy below this many codes.
+# See state.EMA_BN_STATS: with ema.bn_stats='batch' EMA weights use the
+# sampled batch's statistics, which are noisy below this many codes.
 MIN_EMA_BATCH = 64
 DEFAULT_BATCH_SIZE = 500
 # How a Cond-GAN sampler picks the class of each sample.
@@ -64,19 +65,28 @@ def check_sampling(num_samples: int, batch_size: int, minimum: int = 1) -> None:
     )
 
 
-def warn_small_ema_batch(state: state_lib.GANState, batch_size: int) -> None:
-  if state.g_ema is not None and batch_size < MIN_EMA_BATCH:
+def warn_small_ema_batch(
+  comps: state_lib.Components, state: state_lib.GANState, batch_size: int
+) -> None:
+  if (
+    state.g_ema is not None
+    and comps.config.ema.bn_stats == "batch"
+    and batch_size < MIN_EMA_BATCH
+  ):
     logging.warning(
       "--batch_size=%d: the EMA generator normalises with each batch's own"
-      " statistics, which are noisy below %d codes; the scores may suffer.",
+      " statistics (ema.bn_stats='batch'), which are noisy below %d codes;"
+      " the scores may suffer.",
       batch_size,
       MIN_EMA_BATCH,
     )
 
 
-def generator_weights(state: state_lib.GANState) -> str:
+def generator_weights(comps: state_lib.Components, state) -> str:
   """Which weights made the samples, as results record it."""
-  return "ema, batch statistics" if state.g_ema is not None else "live"
+  if state.g_ema is None:
+    return "live"
+  return f"ema, {comps.config.ema.bn_stats} statistics"
 
 
 def _jit(fn, mesh):
@@ -138,7 +148,38 @@ def make_sampler(
         )
     return state_lib.generate_samples(comps, st, z, y), y
 
-  return _jit(sample, mesh)
+  def constrain(a):  # standing statistics' code batches: config.batch_size
+    return jax.lax.with_sharding_constraint(
+      a, sharding.batch_sharding(mesh, a.ndim)
+    )
+
+  standing = _jit(
+    lambda st, key: state_lib.standing_state(comps, st, key, constrain), mesh
+  )
+  return Sampler(comps, _jit(sample, mesh), standing)
+
+
+class Sampler:
+  """`make_sampler`'s result: `prepare` a state once, then draw batches.
+
+  `sampler.prepare(state, seed)` is the state to sample from: with an EMA
+  and ema.bn_stats='standing', the EMA G with its standing statistics
+  (state.standing_state, one jitted pass over ema.standing_batches code
+  batches), else `state` itself. `sampler(prepared, key, i)` is batch `i`.
+  """
+
+  def __init__(self, comps, batch_fn, standing_fn):
+    self._comps = comps
+    self._batch = batch_fn
+    self._standing = standing_fn
+
+  def prepare(self, state: state_lib.GANState, seed: int):
+    if state.g_ema is None or self._comps.config.ema.bn_stats != "standing":
+      return state
+    return self._standing(state, state_lib.standing_key(seed))
+
+  def __call__(self, state, key, i):
+    return self._batch(state, key, i)
 
 
 def generate(
@@ -155,8 +196,10 @@ def generate(
   """`num_samples` images [N, H, W, C] from G, in batches over the mesh.
 
   Every batch has `batch_size` codes (the last one is cut afterwards), so
-  with an EMA, whose BatchNorm uses the batch's own statistics, every image
-  is made under the same conditions and the step compiles once. Batch `i`
+  the step compiles once and, for an EMA G with ema.bn_stats='batch', every
+  image is normalised under the same conditions; with standing statistics
+  (the default) they are computed once per call, from the codes of
+  `state.standing_key(seed)`, and no image depends on the batch. Batch `i`
   uses the codes of `fold_in(key(seed), i)`: the same seed gives the same
   images whatever `num_samples` is. `sampler`: a `make_sampler` result for
   this mesh and batch size, to reuse its compilation (and choose the class
@@ -164,6 +207,7 @@ def generate(
   None for an unconditional G.
   """
   sample_fn = sampler or make_sampler(comps, mesh, batch_size)
+  state = sample_fn.prepare(state, seed)
   key = jax.random.key(seed)
   images, labels = [], []
   with tqdm.tqdm(
@@ -218,9 +262,10 @@ def interpolate_codes(
   y = None
   if comps.conditional:
     y = jnp.repeat(jnp.arange(rows, dtype=jnp.int32) % comps.num_classes, cols)
-  images = _jit(lambda st: state_lib.generate_samples(comps, st, z, y), mesh)(
-    state
-  )
+  images = _jit(
+    lambda st: state_lib.generate_samples(comps, st, z, y, standing_seed=seed),
+    mesh,
+  )(state)
   images = np.asarray(sharding.to_host(images), np.float32)
   return images, (None if y is None else np.asarray(y))
 
@@ -277,6 +322,7 @@ def sample_workdir(
   class_order: str = "cycle",
   dtype: str = "uint8",
   progress: bool = True,
+  ema_bn_stats: str | None = None,
 ) -> dict:
   """Samples any run's checkpoint to files; returns what was written.
 
@@ -302,6 +348,8 @@ def sample_workdir(
     dtype: of the stored images, "uint8" (as image files hold them) or
       "float32" (exactly what G made, clipped to [-1, 1]).
     progress: tqdm bar on stderr.
+    ema_bn_stats: how an EMA G normalises (state.EMA_BN_STATS); default
+      the run's ema.bn_stats.
 
   Raises:
     errors.UserError: one line for every bad argument, before any file is
@@ -352,11 +400,10 @@ def sample_workdir(
     batch_size = default_batch_size()
   check_sampling(num_samples if out else 1, batch_size)
 
-  # Local import: workdir loads checkpoints, which sampling itself never needs.
-  from ssgan_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
-
-  run = workdir_lib.load(workdir, step, best)
-  warn_small_ema_batch(run.state, batch_size)
+  run = workdir_lib.load(
+    workdir, step, best, workdir_lib.load_components(workdir, ema_bn_stats)
+  )
+  warn_small_ema_batch(run.comps, run.state, batch_size)
   result = {
     "workdir": str(run.workdir),
     "step": run.step,
@@ -364,7 +411,7 @@ def sample_workdir(
       f"{workdir_lib.BEST_CHECKPOINT if best else workdir_lib.CHECKPOINTS}"
       f"/{run.step}"
     ),
-    "generator_weights": generator_weights(run.state),
+    "generator_weights": generator_weights(run.comps, run.state),
     "seed": seed,
     "files": {},
   }

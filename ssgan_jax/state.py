@@ -17,6 +17,7 @@ from typing import Any
 
 import flax
 import flax.linen as nn
+import flax.traverse_util
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -28,6 +29,7 @@ from ssgan_jax import models
 from ssgan_jax import penalties
 from ssgan_jax import registry
 from ssgan_jax import ssl
+from ssgan_jax.models import layers
 
 
 @flax.struct.dataclass
@@ -104,8 +106,8 @@ def is_conditional(config: ml_collections.ConfigDict) -> bool:
   model.discriminator.projection=True).
   """
   return bool(
-    config.model.generator.get("norm", "batch_norm") == "conditional"
-    or config.model.discriminator.get("projection", False)
+    config.model.generator.norm == "conditional"
+    or config.model.discriminator.projection
   )
 
 
@@ -129,7 +131,7 @@ class Components:
 
   @property
   def num_classes(self) -> int:
-    return int(self.config.dataset.get("num_classes", 0))
+    return int(self.config.dataset.num_classes)
 
 
 def build_components(config: ml_collections.ConfigDict) -> Components:
@@ -166,17 +168,25 @@ def apply_net(
   return module.apply(variables, *inputs, train=train), net_vars
 
 
+# config.model.z_distribution: N(0, I), or U[-1, 1] as compare_gan draws.
+Z_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def check_z_distribution(config: ml_collections.ConfigDict) -> str:
+  dist = config.model.z_distribution
+  if dist not in Z_DISTRIBUTIONS:
+    raise errors.ConfigError(
+      f"model.z_distribution={dist!r} is unknown; use 'normal' or 'uniform'."
+    )
+  return dist
+
+
 def sample_z(rng: jax.Array, n: int, config: ml_collections.ConfigDict):
   """Latent codes [n, z_dim] from config.model.z_distribution."""
   shape = (n, config.model.z_dim)
-  dist = config.model.get("z_distribution", "normal")
-  if dist == "normal":
+  if check_z_distribution(config) == "normal":
     return jax.random.normal(rng, shape, jnp.float32)
-  if dist == "uniform":  # compare_gan: U[-1, 1]
-    return jax.random.uniform(rng, shape, jnp.float32, -1.0, 1.0)
-  raise errors.ConfigError(
-    f"model.z_distribution={dist!r} is unknown; use 'normal' or 'uniform'."
-  )
+  return jax.random.uniform(rng, shape, jnp.float32, -1.0, 1.0)
 
 
 def sample_latents(
@@ -250,8 +260,108 @@ def _split(variables):
   return params, variables
 
 
+# How the EMA generator's BatchNorm layers normalise when it samples
+# (config.ema.bn_stats; a G without EMA always uses its running averages).
+#   standing: statistics recomputed for the EMA weights before sampling
+#     (BigGAN's "standing statistics", Brock et al. 2019): G runs in training
+#     mode on ema.standing_batches batches of batch_size fresh codes, and
+#     each layer's batch means and variances are pooled over them; samples
+#     then use these as running averages, so an image depends on its own
+#     code only, not on the sampling batch size or the batch's other codes.
+#   batch: each sampled batch's own statistics (scores then move with the
+#     sampling batch size; how runs sampled before `bn_stats` existed).
+EMA_BN_STATS = ("standing", "batch")
+# The key of the standing statistics' codes is fold_in(key(seed), this): a
+# stream that no sampling batch index reaches.
+STANDING_STREAM = 2**31 - 1
+
+
+def standing_key(seed: int) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(seed), STANDING_STREAM)
+
+
+def _pool_stats(sums, squares, n: int):
+  """Pooled mean/var per BatchNorm from sums over n equal-sized batches.
+
+  var = E_b[var_b] + E_b[mean_b^2] - (E_b[mean_b])^2: the biased variance
+  of all n batches' activations together, as Flax's biased batch variance
+  is of one batch.
+  """
+  sums = flax.traverse_util.flatten_dict(flax.core.unfreeze(sums))
+  squares = flax.traverse_util.flatten_dict(flax.core.unfreeze(squares))
+  out = {}
+  for path, total in sums.items():
+    mean = sums[path[:-1] + ("mean",)] / n
+    if path[-1] == "mean":
+      out[path] = mean
+    elif path[-1] == "var":
+      second = squares[path[:-1] + ("mean",)] / n
+      out[path] = jnp.maximum(total / n + second - jnp.square(mean), 0.0)
+    else:
+      raise ValueError(f"unexpected BatchNorm statistic {'/'.join(path)}")
+  return flax.traverse_util.unflatten_dict(out)
+
+
+def standing_state(
+  comps: Components, state: GANState, key: jax.Array, constrain=None
+) -> GANState:
+  """`state` whose G samples in eval mode as the EMA G with standing stats.
+
+  A no-op without an EMA or with ema.bn_stats='batch'. Otherwise returns a
+  state with `g_ema` None and G's params the EMA weights, its batch_stats
+  recomputed for them (see EMA_BN_STATS) from codes of `key`. Traceable:
+  `sampling.generate` jits it once per call and samples every batch from
+  the result. `constrain`: array -> array, e.g. a sharding constraint that
+  splits each code batch over the mesh's data axis.
+  """
+  ema = comps.config.ema
+  if state.g_ema is None or ema.bn_stats != "standing":
+    return state
+  config = comps.config
+  num_classes = comps.num_classes if comps.conditional else 0
+  constrain = constrain or (lambda a: a)
+  zeros = jax.tree.map(jnp.zeros_like, state.g.variables[layers.BATCH_STATS])
+  net_vars = {**state.g.variables, layers.BATCH_STATS: zeros}
+
+  def accumulate(acc, i):
+    z, y = sample_latents(
+      jax.random.fold_in(key, i), config.batch_size, config, num_classes
+    )  # [B, Z], [B] | None
+    inputs = (constrain(z),) if y is None else (constrain(z), constrain(y))
+    _, new = apply_net(
+      comps.generator,
+      state.g_ema,
+      net_vars,
+      *inputs,
+      train=True,
+      mutable=[layers.BATCH_STATS],
+    )
+    # From zeros, one update leaves (1 - m) * the batch's statistic.
+    stats = jax.tree.map(
+      lambda v: v / (1.0 - layers.BN_MOMENTUM), new[layers.BATCH_STATS]
+    )
+    return jax.tree.map(
+      jnp.add, acc, (stats, jax.tree.map(jnp.square, stats))
+    ), None
+
+  n = ema.standing_batches
+  (sums, squares), _ = jax.lax.scan(
+    accumulate, (zeros, zeros), jnp.arange(n, dtype=jnp.int32)
+  )
+  stats = _pool_stats(sums, squares, n)
+  g = state.g.replace(
+    params=state.g_ema,
+    variables={**state.g.variables, layers.BATCH_STATS: stats},
+  )
+  return state.replace(g=g, g_ema=None)
+
+
 def generate_samples(
-  comps: Components, state: GANState, z: jax.Array, y: jax.Array | None = None
+  comps: Components,
+  state: GANState,
+  z: jax.Array,
+  y: jax.Array | None = None,
+  standing_seed: int = 0,
 ):
   """Images [N, H, W, C] from latent codes `z` [N, Z] for grids and metrics.
 
@@ -261,14 +371,17 @@ def generate_samples(
   Without an EMA, G runs in eval mode with its BatchNorm running averages.
   With an EMA, the running averages belong to the live weights, not to the
   averaged ones, and using them collapses the samples (measured on the
-  default run: every sample became the same blurry top). The EMA weights are
-  therefore normalised with the statistics of the sampled batch itself
-  (batch of >= 64 codes; the statistics are discarded, nothing is stored).
+  default run: every sample became the same blurry top). The EMA weights
+  are therefore normalised as config.ema.bn_stats says (EMA_BN_STATS):
+  with standing statistics, recomputed here from `standing_key(
+  standing_seed)` unless `state` already is a `standing_state`, or with the
+  sampled batch's own statistics (discarded, nothing is stored).
   """
   if comps.conditional != (y is not None):
     raise ValueError(
       "a Cond-GAN generator needs labels y, an unconditional one takes none"
     )
+  state = standing_state(comps, state, standing_key(standing_seed))
   inputs = (z,) if y is None else (z, y)
   if state.g_ema is None:
     out, _ = apply_net(

@@ -38,6 +38,7 @@ from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
 from ssgan_jax import workdir as workdir_lib
 from ssgan_jax import writers
+from ssgan_jax.evaluation import evaluators
 from ssgan_jax.models import conv
 from ssgan_jax.ssl import layout
 
@@ -243,9 +244,7 @@ def train_and_evaluate(
   source = input_pipeline.create_source(config, workdir)
   score = None
   if config.eval.every_steps > 0:
-    from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
-
-    score = periodic.make_scorer(config)  # reads weights / reference files
+    score = evaluators.make_scorer(config)  # reads weights / reference files
   path = prepare_workdir(workdir)
   with workdir_lock(path):
     return _train(config, path, comps, mesh, source, score, checks_passed)

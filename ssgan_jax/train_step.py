@@ -85,10 +85,10 @@ def make_updates(comps: state_lib.Components, mesh: Mesh | None = None):
   tasks = list(comps.tasks)
   d_fake_tasks = [t for t in tasks if t.d_uses_fake_views]
   s_all = layout.group_size(tasks)
-  gan_w = float(config.loss.get("weight", 1.0))
-  pen_w = float(config.penalty.get("weight", 0.0))
+  gan_w = float(config.loss.weight)
+  pen_w = float(config.penalty.weight)
   ema_decay = float(config.ema.decay)
-  ema_start = int(config.ema.get("start_step", 0))
+  ema_start = int(config.ema.start_step)
 
   def constrain(x):
     if mesh is None:

@@ -55,6 +55,28 @@ _ADDED_FIELDS = {
     ("optimizer", net, "decay_start"): common.base().optimizer[net].decay_start
     for net in ("g", "d")
   },
+  # Runs before standing statistics sampled their EMA G with batch ones.
+  ("ema", "bn_stats"): "batch",
+  ("ema", "standing_batches"): common.base().ema.standing_batches,
+  # Fields that older versions read with a fallback equal to base()'s value
+  # (now read directly), and dataset.num_classes, which they read as 0.
+  **{
+    keys: functools.reduce(lambda c, k: c[k], keys, common.base())
+    for keys in (
+      ("dataset", "preprocess"),
+      ("dataset", "in_memory"),
+      ("model", "z_distribution"),
+      ("model", "compute_dtype"),
+      ("model", "conv"),
+      ("model", "generator", "norm"),
+      ("model", "generator", "norm_hidden"),
+      ("model", "discriminator", "projection"),
+      ("loss", "weight"),
+      ("penalty", "weight"),
+      ("ema", "start_step"),
+    )
+  },
+  ("dataset", "num_classes"): 0,
 }
 
 
@@ -200,15 +222,23 @@ class Run:
 
 
 def load_components(
-  workdir: str | os.PathLike,
+  workdir: str | os.PathLike, ema_bn_stats: str | None = None
 ) -> tuple[pathlib.Path, ml_collections.ConfigDict, state_lib.Components]:
   """(absolute workdir, config, components) without restoring any state.
 
   For tools that must check more about the run (its dataset, its image
-  shape) before paying for a restore.
+  shape) before paying for a restore. `ema_bn_stats` overrides the run's
+  ema.bn_stats (how an EMA G normalises its samples; state.EMA_BN_STATS).
   """
+  if ema_bn_stats is not None and ema_bn_stats not in state_lib.EMA_BN_STATS:
+    raise errors.UserError(
+      f"--ema_bn_stats={ema_bn_stats!r} is unknown; known:"
+      f" {', '.join(state_lib.EMA_BN_STATS)}."
+    )
   workdir = pathlib.Path(workdir).absolute()
   config = load_config(workdir)
+  if ema_bn_stats is not None:
+    config.ema.bn_stats = ema_bn_stats
   return workdir, config, build(config, workdir)
 
 

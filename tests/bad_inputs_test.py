@@ -135,6 +135,16 @@ CONFIG_CASES = [
     "ema.decay=1.5 must be in [0, 1)",
   ),
   (
+    "--config.ema.bn_stats=running",
+    {"ema.bn_stats": "running"},
+    "ema.bn_stats='running' is unknown; use one of standing, batch",
+  ),
+  (
+    "--config.ema.standing_batches=0",
+    {"ema.standing_batches": 0},
+    "ema.standing_batches=0 must be a positive integer",
+  ),
+  (
     "--config.model.compute_dtype=float16",
     {"model.compute_dtype": "float16"},
     "compute_dtype='float16' is not supported",
@@ -582,6 +592,11 @@ OTHER_CASES = [
     "sample --out samples.png",
     lambda t: _sample_case(t, out="samples.png"),
     "--out=samples.png must end in .npz",
+  ),
+  (
+    "sample --ema_bn_stats=running --out s.npz",
+    lambda t: _sample_case(t, out="s.npz", ema_bn_stats="running"),
+    "--ema_bn_stats='running' is unknown; known: standing, batch",
   ),
   (
     "sample --interpolate 8 --interpolate_out i.png",

@@ -273,12 +273,16 @@ def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
   # Runs written before the learning-rate schedules have no
   # optimizer.*.schedule; they trained at a constant rate.
   raw = tiny_config().to_dict()
+  # Runs before standing statistics sampled an EMA G with batch ones.
   for net in ("g", "d"):
     del raw["optimizer"][net]["schedule"], raw["optimizer"][net]["decay_start"]
+  del raw["ema"]["bn_stats"], raw["ema"]["standing_batches"]
   (tmp_path / "config.json").write_text(json.dumps(raw))
   config = workdir_lib.load_config(tmp_path)
   assert config.optimizer.g.schedule == "constant"
   assert config.optimizer.d.schedule == "constant"
+  assert config.ema.bn_stats == "batch"
+  assert config.ema.standing_batches == 16
   assert config.mesh.shape == tiny_config().mesh.shape  # lists -> tuples
 
 
@@ -307,7 +311,7 @@ def rgb_run(tmp_path_factory):
   weights = root / "fid_inception.npz"
   convert_inception.save_npz(
     weights,
-    convert_inception.convert_state_dict(random_state_dict()),
+    inception.convert_state_dict(random_state_dict()),
     OFFICIAL_LIKE_SHA,
   )
   stats = fid.compute_reference_stats(

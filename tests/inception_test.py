@@ -55,7 +55,7 @@ def state_dict():
 
 @pytest.fixture(scope="module")
 def converted(state_dict):
-  return convert_inception.convert_state_dict(state_dict)
+  return inception.convert_state_dict(state_dict)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_convert_rejects_other_networks(state_dict, change, needle):
   else:
     sd[key] = np.ones(3, np.float32)
   with pytest.raises(errors.UserError) as e:
-    convert_inception.convert_state_dict(sd, where="x.pth")
+    inception.convert_state_dict(sd, where="x.pth")
   assert needle in one_line(e)
   assert one_line(e).startswith("x.pth")
 
@@ -477,6 +477,9 @@ def test_command_line_make_stats_then_score(weights_path, images, tmp_path):
     kid_subsets=10,
     kid_subset_size=1000,
     seed=0,
+    config=None,
+    split=None,
+    num_images=0,
   )
   made = fid.run(types.SimpleNamespace(**flags))
   assert made["n"] == 2 and made["kept_features"] and ref.is_file()
@@ -496,12 +499,100 @@ def test_command_line_make_stats_then_score(weights_path, images, tmp_path):
   assert inception.WEIGHTS_URL in lines[-1] and len(lines) == 1
 
 
+def _make_stats_flags(weights_path, out, **kw):
+  return types.SimpleNamespace(
+    **{
+      "inception": str(weights_path),
+      "images": None,
+      "stats": None,
+      "make_stats": True,
+      "out": str(out),
+      "keep_features": "auto",
+      "batch_size": _BATCH,
+      "kid_subsets": 10,
+      "kid_subset_size": 1000,
+      "seed": 0,
+      "config": None,
+      "split": None,
+      "num_images": 0,
+      **kw,
+    }
+  )
+
+
+def test_reference_stats_from_a_config_use_the_input_pipeline(
+  weights_path, tmp_path
+):
+  # --config: the dataset's eval split (the embedded Fashion-MNIST test
+  # split here), preprocessed as evaluation reads it; the same statistics
+  # as --images of the same images.
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+
+  from ssgan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+
+  config = tiny_config()
+  assert config.dataset.eval_split == "test"
+  made = fid.run(
+    _make_stats_flags(
+      weights_path, tmp_path / "cfg.npz", config=config, num_images=2
+    )
+  )
+  assert made["reference"] == "fashion_mnist:test" and made["n"] == 2
+  want, _ = input_pipeline.load_split(config.dataset, "test")
+  assert want.shape[1:] == (32, 32, 1)
+  np.savez(tmp_path / "real.npz", images=want[:2])
+  same = fid.run(
+    _make_stats_flags(
+      weights_path, tmp_path / "npz.npz", images=str(tmp_path / "real.npz")
+    )
+  )
+  assert same["feature_sha256"] == made["feature_sha256"]
+  stats = fid.load_stats(tmp_path / "cfg.npz")
+  assert stats["reference"] == "fashion_mnist:test"
+  # Another split is other images.
+  train = fid.run(
+    _make_stats_flags(
+      weights_path,
+      tmp_path / "train.npz",
+      config=config,
+      split="train",
+      num_images=2,
+    )
+  )
+  assert train["reference"] == "fashion_mnist:train"
+  assert train["feature_sha256"] != made["feature_sha256"]
+
+
+@pytest.mark.parametrize(
+  "kw, needle",
+  [
+    ({"config": "CFG", "images": "x.npz"}, "pass one source of real images"),
+    (
+      {"config": "CFG", "make_stats": False, "stats": "s.npz"},
+      "--make_stats only",
+    ),
+    ({"split": "test", "images": "x.npz"}, "apply only with --config"),
+    ({"config": "CFG", "num_images": -1}, "--num_images=-1 must be >= 0"),
+    ({}, "or --make_stats --config CONFIG"),
+  ],
+)
+def test_bad_reference_sources(kw, needle, tmp_path):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+
+  if kw.get("config") == "CFG":
+    kw["config"] = tiny_config()
+  with pytest.raises(errors.UserError) as e:
+    fid.run(_make_stats_flags("w.npz", tmp_path / "o.npz", **kw))
+  assert needle in one_line(e)
+  assert not (tmp_path / "o.npz").exists()
+
+
 def test_training_evaluator_scores_with_the_inception_files(
   stats, weights_path, images, tmp_path
 ):
   from conftest import tiny_config  # pylint: disable=g-import-not-at-top
 
-  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import evaluators  # pylint: disable=g-import-not-at-top
 
   path = tmp_path / "ref.npz"
   fid.save_stats(path, stats)
@@ -513,7 +604,7 @@ def test_training_evaluator_scores_with_the_inception_files(
       "eval.reference": "test_images",
     }
   )
-  score = periodic.EVALUATORS.get("inception")(config)
+  score = evaluators.EVALUATORS.get("inception")(config)
   result = score(images.astype(np.float32) / 127.5 - 1.0)
   assert abs(result["fid"]) < 1e-2 and result["reference"] == "test_images"
   assert result["num_images"] == 4

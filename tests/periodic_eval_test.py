@@ -10,7 +10,7 @@ from conftest import tiny_config
 from ssgan_jax import config_lib
 from ssgan_jax import errors
 from ssgan_jax import train
-from ssgan_jax.evaluation import periodic
+from ssgan_jax.evaluation import evaluators
 
 
 def _eval_config(**overrides):
@@ -43,11 +43,11 @@ def _train(config, workdir):
 
 
 def test_is_better():
-  assert periodic.is_better(1.0, None, "min")
-  assert periodic.is_better(1.0, 2.0, "min")
-  assert not periodic.is_better(2.0, 2.0, "min")
-  assert periodic.is_better(3.0, 2.0, "max")
-  assert not periodic.is_better(1.0, 2.0, "max")
+  assert evaluators.is_better(1.0, None, "min")
+  assert evaluators.is_better(1.0, 2.0, "min")
+  assert not evaluators.is_better(2.0, 2.0, "min")
+  assert evaluators.is_better(3.0, 2.0, "max")
+  assert not evaluators.is_better(1.0, 2.0, "max")
 
 
 def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
@@ -137,7 +137,7 @@ def test_bad_eval_config_is_one_line(overrides, message):
 def test_fmnist_evaluator_rejects_other_datasets(tmp_path):
   config = _eval_config(**{"dataset.name": "cifar10", "dataset.channels": 3})
   with pytest.raises(errors.ConfigError, match="eval.evaluator='fmnist'"):
-    periodic.EVALUATORS.get("fmnist")(config)
+    evaluators.EVALUATORS.get("fmnist")(config)
 
 
 @pytest.mark.parametrize("missing", ["inception_weights", "reference_stats"])
@@ -151,4 +151,4 @@ def test_inception_evaluator_names_the_missing_file(missing):
     }
   )
   with pytest.raises(errors.ConfigError, match=f"needs eval.{missing}"):
-    periodic.EVALUATORS.get("inception")(config)
+    evaluators.EVALUATORS.get("inception")(config)

@@ -154,6 +154,9 @@ def test_default_and_configured_weights():
   assert (ms.weight_d, ms.weight_g, ms.stride) == (1.0, 0.5, 2)
   la = ssgan_la.SSGANLA({})
   assert (la.weight_d, la.weight_g) == (1.0, 1.0)
+  # A rotation block without weight_g gets the paper's alpha, not 1.0.
+  rot = ssl.TASKS.get("rotation")({"weight_d": 1.0})
+  assert (rot.weight_d, rot.weight_g, rot.fraction) == (1.0, 0.2, 1.0)
 
 
 def test_registered_and_unknown_names_listed():

@@ -218,7 +218,9 @@ def test_step_input_from_real_data(devices8):
 
 
 def test_sampling_uses_ema_with_batch_statistics():
-  _, comps, st = _setup(**{"ema.decay": 0.5})
+  # ema.bn_stats='batch'; the default, standing statistics, is tested in
+  # tests/standing_stats_test.py.
+  _, comps, st = _setup(**{"ema.decay": 0.5, "ema.bn_stats": "batch"})
   _, g_update = train_step.make_updates(comps)
   st, _ = jax.jit(g_update, static_argnums=1)(st, 8, jax.random.key(1))
   z = jax.random.normal(jax.random.key(2), (16, 16))

@@ -26,94 +26,6 @@ from ssgan_jax import cli
 from ssgan_jax import errors
 from ssgan_jax.evaluation import inception
 
-_NO_TORCH = (
-  "pip install torch (CPU) to read .pth; or pass an already converted .npz"
-)
-
-
-def read_pth(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """The state dict of a .pth file as numpy arrays (the only torch use)."""
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    raise errors.UserError(_NO_TORCH) from None
-  try:
-    # weights_only: a state dict is plain tensors; never unpickle code.
-    state = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # pylint: disable=broad-except
-    raise errors.UserError(
-      f"cannot read {path} as a torch state dict ({errors.first_line(e)});"
-      " download"
-      f" {inception.WEIGHTS_URL} again."
-    ) from None
-  if not isinstance(state, Mapping):
-    raise errors.UserError(
-      f"{path} holds a {type(state).__name__}, not a state dict; expected"
-      f" pytorch-fid's {inception.WEIGHTS_FILENAME}."
-    )
-  return {
-    k: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
-    for k, v in state.items()
-  }
-
-
-def _is_ignored(key: str, expected: Mapping[str, tuple]) -> bool:
-  """A BatchNorm's step counter that belongs to a known BatchNorm."""
-  if not key.endswith(inception.IGNORED_SUFFIX):
-    return False
-  bn = key[: -len(inception.IGNORED_SUFFIX)]
-  return f"{bn}.running_mean" in expected
-
-
-def convert_state_dict(
-  state_dict: Mapping[str, np.ndarray], where: str = "the state dict"
-) -> dict[str, np.ndarray]:
-  """Torch names and layouts -> the flat .npz keys `load_params` reads.
-
-  Args:
-    state_dict: {torch key: array} of pytorch-fid's FID Inception (numpy
-      arrays, or anything np.asarray takes, such as CPU tensors).
-    where: how to call the input in error messages (e.g. its path).
-
-  Returns:
-    {"params/Mixed_5b/branch1x1/conv/kernel": float32 HWIO array, ...};
-    see `inception.flax_key`.
-
-  Raises:
-    errors.UserError: one line naming the first missing, unexpected or
-      wrongly shaped key.
-  """
-  expected = inception.expected_torch_shapes()
-  keys = [k for k in state_dict if not _is_ignored(k, expected)]
-  missing = [k for k in expected if k not in state_dict]
-  extra = [k for k in keys if k not in expected]
-  for found, what in ((missing, "lacks key"), (extra, "has unexpected key")):
-    if found:
-      more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-      raise errors.UserError(
-        f"{where} {what} {found[0]!r}{more}; expected pytorch-fid's FID"
-        f" Inception ({inception.WEIGHTS_FILENAME}), not another network."
-      )
-  out = {}
-  for key, shape in expected.items():
-    value = np.asarray(state_dict[key])
-    if value.shape != shape:
-      raise errors.UserError(
-        f"{where}: {key!r} has shape {value.shape}, expected {shape}; it is"
-        f" not pytorch-fid's FID Inception ({inception.WEIGHTS_FILENAME})."
-      )
-    if not np.issubdtype(value.dtype, np.floating):
-      raise errors.UserError(
-        f"{where}: {key!r} has dtype {value.dtype}, expected floats."
-      )
-    value = value.astype(np.float32)
-    if key.endswith("conv.weight"):
-      value = value.transpose(2, 3, 1, 0)  # OIHW -> HWIO
-    elif key == "fc.weight":
-      value = value.T  # [out, in] -> [in, out]
-    out[inception.flax_key(key)] = np.ascontiguousarray(value)
-  return out
-
 
 def save_npz(
   path: str | os.PathLike, flat: Mapping[str, np.ndarray], source_sha256: str
@@ -144,7 +56,7 @@ def convert_file(pth: str | os.PathLike, out: str | os.PathLike) -> str:
   if out.suffix != ".npz":
     raise errors.UserError(f"--out {out} must end in .npz.")
   source = inception.sha256_file(pth)
-  flat = convert_state_dict(read_pth(pth), where=str(pth))
+  flat = inception.convert_state_dict(inception.read_pth(pth), where=str(pth))
   try:
     save_npz(out, flat, source)
   except OSError as e:

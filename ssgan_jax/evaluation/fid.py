@@ -3,6 +3,8 @@
   python -m ssgan_jax.evaluation.fid --inception fid_inception.npz \
       --make_stats --images cifar10_test.npz --out cifar10_test_stats.npz
   python -m ssgan_jax.evaluation.fid --inception fid_inception.npz \
+      --make_stats --config configs/cifar10_ssgan.py --out cifar10_test.npz
+  python -m ssgan_jax.evaluation.fid --inception fid_inception.npz \
       --images samples.npz --stats cifar10_test_stats.npz
 
   from ssgan_jax.evaluation import fid, inception
@@ -12,7 +14,11 @@
   result["fid"], result["inception_score"], result["kid_mean"], ...
 
 Reference statistics (mean and covariance of the real images' pool3
-features) are computed once and saved; scoring a sample set then costs
+features) are computed once and saved, from an .npz of images or from an
+experiment config's dataset (`--config`: its `dataset.eval_split`, or
+`--split`, read and preprocessed for evaluation by the project's own input
+pipeline, so that the statistics see exactly what the run's evaluations
+compare with); scoring a sample set then costs
 only its own features. A stats file names the network that made it (the
 weights' checksum and input size) and is refused by another network.
 
@@ -40,10 +46,12 @@ import scipy.special
 from absl import app
 from absl import flags
 from absl import logging
+from ml_collections import config_flags
 
 from ssgan_jax import atomic
 from ssgan_jax import cli
 from ssgan_jax import errors
+from ssgan_jax import input_pipeline
 from ssgan_jax.evaluation import image_checks
 from ssgan_jax.evaluation import inception
 from ssgan_jax.evaluation import metrics
@@ -219,6 +227,22 @@ def compute_reference_stats(
   return stats
 
 
+def reference_images(config, split: str | None = None, num_images: int = 0):
+  """A config's real images for reference statistics, and their name.
+
+  Returns (uint8 [N, S, S, C], "dataset:split"): `split` (default
+  `dataset.eval_split`) of `config.dataset`, through
+  `input_pipeline.load_split`, which preprocesses every split but the
+  training one as evaluation does; the first `num_images` (0: all).
+  """
+  dc = config.dataset
+  split = split or dc.eval_split
+  images, _ = input_pipeline.load_split(dc, split)
+  if num_images:
+    images = images[:num_images]
+  return images, f"{dc.name}:{split}"
+
+
 def save_stats(path: str | os.PathLike, stats: Stats) -> None:
   """Writes stats as .npz via a temporary file and a rename (atomic)."""
   path = pathlib.Path(path)
@@ -277,6 +301,8 @@ def load_stats(
     "network": str(raw["network"]),
     "resize_to": int(raw["resize_to"]),
   }
+  if "reference" in raw:  # what the images were, when made from a config
+    stats["reference"] = str(raw["reference"])
   d = inception.FEATURE_DIM
   ok = stats["mu"].shape == (d,) and stats["sigma"].shape == (d, d)
   if "features" in raw:
@@ -457,6 +483,19 @@ def _define_flags() -> None:
   flags.DEFINE_string(
     "stats", None, "Reference statistics .npz to score against."
   )
+  config_flags.DEFINE_config_file(
+    "config",
+    None,
+    "--make_stats: an experiment config whose dataset gives the real images"
+    " (instead of --images); --config.<field> overrides apply.",
+    lock_config=False,
+  )
+  flags.DEFINE_string(
+    "split", None, "--config: the split to read (default dataset.eval_split)."
+  )
+  flags.DEFINE_integer(
+    "num_images", 0, "--config: use the split's first N images (0: all)."
+  )
   flags.DEFINE_bool("make_stats", False, "Compute reference stats instead.")
   flags.DEFINE_string("out", None, "--make_stats: stats file to write (.npz).")
   flags.DEFINE_enum(
@@ -479,8 +518,25 @@ def run(f) -> dict[str, Any]:
     raise errors.UserError(
       "pass --inception FILE (.npz from convert_inception, or the .pth)."
     )
-  if not f.images:
-    raise errors.UserError("pass --images FILE.npz (key 'images').")
+  config = _config(f)
+  if config is not None and not f.make_stats:
+    raise errors.UserError(
+      "--config gives real images for --make_stats only; score samples with"
+      " --images FILE.npz --stats REF.npz."
+    )
+  if config is None and (f.split is not None or f.num_images):
+    raise errors.UserError("--split and --num_images apply only with --config.")
+  if config is not None and f.images:
+    raise errors.UserError(
+      "pass one source of real images: --images FILE.npz or --config CONFIG."
+    )
+  if config is None and not f.images:
+    raise errors.UserError(
+      "pass --images FILE.npz (key 'images'), or --make_stats --config CONFIG"
+      " for a dataset's real images."
+    )
+  if f.num_images < 0:
+    raise errors.UserError(f"--num_images={f.num_images} must be >= 0.")
   if f.batch_size <= 0:
     raise errors.UserError(f"--batch_size={f.batch_size} must be positive.")
   if f.make_stats:
@@ -494,17 +550,24 @@ def run(f) -> dict[str, Any]:
     raise errors.UserError(
       "pass --stats REF.npz to score, or --make_stats --out REF.npz to make it."
     )
-  images = load_images_npz(f.images)  # cheap checks before the weights
+  reference = None
+  if config is not None:  # cheap checks before the weights
+    images, reference = reference_images(config, f.split, f.num_images)
+  else:
+    images = load_images_npz(f.images)
   variables = inception.load_params(f.inception)
   if f.make_stats:
     keep = {"auto": None, "yes": True, "no": False}[f.keep_features]
     stats = compute_reference_stats(
       images, variables, f.batch_size, keep_features=keep
     )
+    if reference:
+      stats["reference"] = reference
     save_stats(f.out, stats)
     kept = "features" in stats
     print(
-      f"wrote {f.out}: statistics of {stats['n']} images in"
+      f"wrote {f.out}: statistics of {stats['n']}"
+      f" {reference + ' ' if reference else ''}images in"
       f" {stats['network']}; features {'kept' if kept else 'not kept'}"
       f"{'' if kept else ' (KID will be omitted)'}.",
       file=sys.stderr,
@@ -515,6 +578,7 @@ def run(f) -> dict[str, Any]:
       "network": stats["network"],
       "feature_sha256": stats["feature_sha256"],
       "kept_features": kept,
+      "reference": reference or str(pathlib.Path(f.images).absolute()),
     }
   stats = load_stats(f.stats, variables)
   result = evaluate_images(
@@ -528,6 +592,18 @@ def run(f) -> dict[str, Any]:
   )
   print(summary(result), file=sys.stderr)
   return result
+
+
+def _config(f):
+  """The --config flag's config, None when not given; load errors in a line.
+
+  config_flags loads the file when first read, and raises plain exceptions
+  for a bad file or override.
+  """
+  try:
+    return getattr(f, "config", None)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.UserError(f"--config: {errors.first_line(e)}") from None
 
 
 def main(argv: list[str]) -> None:

@@ -24,6 +24,19 @@ from ssgan_jax.evaluation import classifier as classifier_lib
 from ssgan_jax.evaluation import metrics
 
 IMAGE_SIZE = 32
+# The real splits FD-FMNIST can compare with (offline, embedded).
+REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
+DEFAULT_REFERENCE = REFERENCES[0]
+
+
+def parse_reference(reference: str) -> str:
+  """'fashion_mnist:test' -> 'test'; anything else is a one-line UserError."""
+  if reference not in REFERENCES:
+    raise errors.UserError(
+      f"--reference={reference!r} is not available offline; only"
+      f" {' / '.join(REFERENCES)} are (the embedded Fashion-MNIST splits)."
+    )
+  return reference.split(":", 1)[1]
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,8 +31,9 @@ TPUs may use TF32/bf16 passes (about 1e-3 relative error per product), far
 coarser than the ~1e-6 agreement with torch that the rest of this module
 keeps.
 
-The network is NHWC; the converter (`convert_inception.py`) turns torch's
-OIHW kernels into HWIO and torch's [out, in] fc weight into [in, out].
+The network is NHWC; `convert_state_dict` (used by `load_params` for a
+.pth and by the `convert_inception` command for an .npz) turns torch's OIHW
+kernels into HWIO and torch's [out, in] fc weight into [in, out].
 """
 
 import functools
@@ -189,7 +190,7 @@ def expected_torch_shapes() -> dict[str, tuple[int, ...]]:
 
 
 # torch suffix -> (collection, flax path suffix); conv and fc weights are
-# also transposed (see convert_inception.convert_state_dict).
+# also transposed (see convert_state_dict).
 TORCH_TO_FLAX = {
   "conv.weight": ("params", "conv/kernel"),
   "bn.weight": ("params", "bn/scale"),
@@ -557,6 +558,98 @@ def check_flat(flat: Mapping[str, np.ndarray], where: str) -> None:
       )
 
 
+# --- pytorch-fid's .pth (torch only to read it) ----------------------------
+
+
+_NO_TORCH = (
+  "pip install torch (CPU) to read .pth; or pass an already converted .npz"
+)
+
+
+def read_pth(path: str | os.PathLike) -> dict[str, np.ndarray]:
+  """The state dict of a .pth file as numpy arrays (the only torch use)."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise errors.UserError(_NO_TORCH) from None
+  try:
+    # weights_only: a state dict is plain tensors; never unpickle code.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.UserError(
+      f"cannot read {path} as a torch state dict ({errors.first_line(e)});"
+      " download"
+      f" {WEIGHTS_URL} again."
+    ) from None
+  if not isinstance(state, Mapping):
+    raise errors.UserError(
+      f"{path} holds a {type(state).__name__}, not a state dict; expected"
+      f" pytorch-fid's {WEIGHTS_FILENAME}."
+    )
+  return {
+    k: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
+    for k, v in state.items()
+  }
+
+
+def _is_ignored(key: str, expected: Mapping[str, tuple]) -> bool:
+  """A BatchNorm's step counter that belongs to a known BatchNorm."""
+  if not key.endswith(IGNORED_SUFFIX):
+    return False
+  bn = key[: -len(IGNORED_SUFFIX)]
+  return f"{bn}.running_mean" in expected
+
+
+def convert_state_dict(
+  state_dict: Mapping[str, np.ndarray], where: str = "the state dict"
+) -> dict[str, np.ndarray]:
+  """Torch names and layouts -> the flat .npz keys `load_params` reads.
+
+  Args:
+    state_dict: {torch key: array} of pytorch-fid's FID Inception (numpy
+      arrays, or anything np.asarray takes, such as CPU tensors).
+    where: how to call the input in error messages (e.g. its path).
+
+  Returns:
+    {"params/Mixed_5b/branch1x1/conv/kernel": float32 HWIO array, ...};
+    see `flax_key`.
+
+  Raises:
+    errors.UserError: one line naming the first missing, unexpected or
+      wrongly shaped key.
+  """
+  expected = expected_torch_shapes()
+  keys = [k for k in state_dict if not _is_ignored(k, expected)]
+  missing = [k for k in expected if k not in state_dict]
+  extra = [k for k in keys if k not in expected]
+  for found, what in ((missing, "lacks key"), (extra, "has unexpected key")):
+    if found:
+      more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+      raise errors.UserError(
+        f"{where} {what} {found[0]!r}{more}; expected pytorch-fid's FID"
+        f" Inception ({WEIGHTS_FILENAME}), not another network."
+      )
+  out = {}
+  for key, shape in expected.items():
+    value = np.asarray(state_dict[key])
+    if value.shape != shape:
+      raise errors.UserError(
+        f"{where}: {key!r} has shape {value.shape}, expected {shape}; it is"
+        f" not pytorch-fid's FID Inception ({WEIGHTS_FILENAME})."
+      )
+    if not np.issubdtype(value.dtype, np.floating):
+      raise errors.UserError(
+        f"{where}: {key!r} has dtype {value.dtype}, expected floats."
+      )
+    value = value.astype(np.float32)
+    if key.endswith("conv.weight"):
+      value = value.transpose(2, 3, 1, 0)  # OIHW -> HWIO
+    elif key == "fc.weight":
+      value = value.T  # [out, in] -> [in, out]
+    out[flax_key(key)] = np.ascontiguousarray(value)
+  return out
+
+
 def load_params(path: str | os.PathLike, strict: bool = False) -> Variables:
   """Reads the FID Inception weights: a converted .npz, or the .pth itself.
 
@@ -587,13 +680,7 @@ def load_params(path: str | os.PathLike, strict: bool = False) -> Variables:
       f"FID Inception weights {path} {what}; {_get_hint(path)}."
     )
   if path.suffix == ".pth":
-    # Lazy: the converter imports this module, and torch is optional.
-    # pylint: disable-next=g-import-not-at-top
-    from ssgan_jax.evaluation import convert_inception
-
-    flat = convert_inception.convert_state_dict(
-      convert_inception.read_pth(path), where=str(path)
-    )
+    flat = convert_state_dict(read_pth(path), where=str(path))
     source = sha256_file(path)
   else:
     flat, source = _read_npz(path)

@@ -27,8 +27,8 @@ of the resumed run (`resume`). On several processes, process 0 reads the
 files and decides "better or not"; the others follow its answer, so all of
 them take part in the same saves.
 
-Evaluators are a registry: name -> (config, comps) -> `score(images) -> dict`
-over float images [N, H, W, C] in [-1, 1].
+The evaluators themselves (a registry by name, the metrics with their
+better-direction, the eval block's checks) are in `evaluators.py`.
 """
 
 import json
@@ -42,140 +42,10 @@ from absl import logging
 from ssgan_jax import atomic
 from ssgan_jax import checkpointing
 from ssgan_jax import errors
-from ssgan_jax import registry
 from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
-
-# Whether larger or smaller is better, for every metric that can be kept.
-METRIC_MODES = {
-  "fd_fmnist": "min",
-  "kid_mean": "min",
-  "coverage_tv": "min",
-  "coverage_classes": "max",
-  "min_class_fraction": "max",
-  "is_fmnist": "max",
-  "precision": "max",
-  "recall": "max",
-  "fid": "min",
-  "inception_score": "max",
-}
-
-EVALUATORS = registry.Registry("evaluator")
-
-
-def _check_fmnist_shape(config: ml_collections.ConfigDict) -> None:
-  dc = config.dataset
-  if dc.name != "fashion_mnist" or (dc.image_size, dc.channels) != (32, 1):
-    raise errors.ConfigError(
-      f"eval.evaluator='fmnist' scores 32x32x1 Fashion-MNIST images, but the"
-      f" run makes {dc.image_size}x{dc.image_size}x{dc.channels}"
-      f" {dc.name!r} images; set eval.evaluator='inception' (with"
-      " eval.inception_weights and eval.reference_stats) or"
-      " eval.every_steps=0."
-    )
-
-
-def _fmnist_scorer(config: ml_collections.ConfigDict):
-  """FD-FMNIST and friends in the committed classifier (offline)."""
-  from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
-  from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
-
-  _check_fmnist_shape(config)
-  split = run.parse_reference(config.eval.reference)
-  clf = fmnist.default_classifier()
-  fmnist.reference_features(split, clf)  # fail now, not at the first eval
-
-  def score(images: np.ndarray) -> dict:
-    result = fmnist.evaluate_images(
-      np.clip(images, -1.0, 1.0), reference_split=split, clf=clf
-    )
-    return {**result, "reference": config.eval.reference}
-
-  return score
-
-
-EVALUATORS.register("fmnist", _fmnist_scorer)
-
-
-def _inception_scorer(config: ml_collections.ConfigDict):
-  """FID / IS (/ KID) with the FID Inception-v3 and cached reference stats."""
-  from ssgan_jax.evaluation import fid  # pylint: disable=g-import-not-at-top
-  from ssgan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
-
-  ec = config.eval
-  for field, what in (
-    ("inception_weights", "the converted FID Inception .npz"),
-    ("reference_stats", "the reference statistics .npz"),
-  ):
-    if not ec.get(field):
-      raise errors.ConfigError(
-        f"eval.evaluator='inception' needs eval.{field} ({what}; see"
-        " docs/fid.md), or set eval.every_steps=0."
-      )
-  variables = inception.load_params(ec.inception_weights)
-  stats = fid.load_stats(ec.reference_stats, variables)
-
-  def score(images: np.ndarray) -> dict:
-    result = fid.evaluate_images(np.clip(images, -1.0, 1.0), stats, variables)
-    return {**result, "reference": ec.reference}
-
-  return score
-
-
-EVALUATORS.register("inception", _inception_scorer)
-
-
-def validate(config: ml_collections.ConfigDict) -> None:
-  """One-line ConfigErrors for the `eval` block (cheap checks only)."""
-  ec = config.get("eval")
-  if ec is None or ec.every_steps == 0:
-    return
-  for field in ("every_steps", "num_samples", "batch_size"):
-    value = ec[field]
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-      raise errors.ConfigError(
-        f"eval.{field}={value!r} must be a positive integer"
-        + (" (0 turns evaluation off)." if field == "every_steps" else ".")
-      )
-  EVALUATORS.get(ec.evaluator)
-  if ec.evaluator == "fmnist":
-    _check_fmnist_shape(config)
-  unknown = [m for m in ec.metrics if m not in METRIC_MODES]
-  if unknown:
-    raise errors.ConfigError(
-      f"eval.metrics has unknown metric(s) {unknown}; choose from: "
-      + ", ".join(METRIC_MODES)
-      + "."
-    )
-  if ec.best_metric and ec.best_metric not in METRIC_MODES:
-    raise errors.ConfigError(
-      f"unknown eval.best_metric {ec.best_metric!r}; choose one of: "
-      + ", ".join(METRIC_MODES)
-      + ", or '' to keep no best checkpoint."
-    )
-  n = jax.device_count()
-  if ec.batch_size % n:
-    raise errors.ConfigError(
-      f"eval.batch_size={ec.batch_size} must be a multiple of the {n}"
-      f" device(s), e.g. {max(n, ec.batch_size - ec.batch_size % n)}."
-    )
-
-
-def is_better(value: float, best: float | None, mode: str) -> bool:
-  if best is None:
-    return True
-  return value < best if mode == "min" else value > best
-
-
-def make_scorer(config: ml_collections.ConfigDict):
-  """The config's evaluator, built: reads its weights and reference files.
-
-  train.py calls this before it writes to the workdir, so that a missing or
-  malformed file stops the run with one line and leaves nothing behind.
-  """
-  validate(config)
-  return EVALUATORS.get(config.eval.evaluator)(config)
+from ssgan_jax.evaluation import evaluators
 
 
 class PeriodicEvaluator:
@@ -189,7 +59,8 @@ class PeriodicEvaluator:
     workdir: pathlib.Path,
     score,
   ):
-    """`score` is `make_scorer(config)`, built before the workdir is."""
+    """`score` is `evaluators.make_scorer(config)`, built before the
+    workdir is."""
     self.config = config.eval
     self.comps = comps
     self.mesh = mesh
@@ -197,7 +68,7 @@ class PeriodicEvaluator:
     self.is_main = jax.process_index() == 0
     self.score = score
     self.metric = self.config.best_metric
-    self.mode = METRIC_MODES.get(self.metric, "min")
+    self.mode = evaluators.METRIC_MODES.get(self.metric, "min")
     self.best_path = self.workdir / "eval" / "best.json"
     self.best: float | None = None
     self.best_step: int | None = None
@@ -299,7 +170,7 @@ class PeriodicEvaluator:
       "source": "generator",
       "workdir": str(self.workdir),
       "step": step,
-      "generator_weights": sampling.generator_weights(state),
+      "generator_weights": sampling.generator_weights(self.comps, state),
       "sample_seed": self.config.seed,
       "sample_batch_size": self.config.batch_size,
       "during_training": True,
@@ -313,7 +184,9 @@ class PeriodicEvaluator:
       )
     if self.metric:
       # Process 0's value and verdict, so that every process saves or not.
-      better = is_better(float(result[self.metric]), self.best, self.mode)
+      better = evaluators.is_better(
+        float(result[self.metric]), self.best, self.mode
+      )
       verdict = sharding.from_process_0(
         np.array([float(better), float(result[self.metric])], np.float64),
         "periodic_eval_verdict",

@@ -490,7 +490,7 @@ def probe_workdir(
   test_images, test_y = _load(dc, TEST_SPLIT, test_limit)
   # The label set comes from the config or the train split, never the test
   # split (a test label the probe never saw simply counts as wrong).
-  num_classes = dc.get("num_classes", 0) or int(train_y.max()) + 1
+  num_classes = dc.num_classes or int(train_y.max()) + 1
   n_train = len(train_images)
 
   start = time.perf_counter()

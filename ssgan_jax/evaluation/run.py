@@ -28,30 +28,19 @@ from ssgan_jax import input_pipeline
 from ssgan_jax import sampling
 from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import classifier
+from ssgan_jax.evaluation import evaluators
 from ssgan_jax.evaluation import fid
 from ssgan_jax.evaluation import fmnist
 from ssgan_jax.evaluation import image_checks
 from ssgan_jax.evaluation import inception
 
-REFERENCES = ("fashion_mnist:test", "fashion_mnist:train")
-EVALUATORS = ("fmnist", "inception")
-DEFAULT_REFERENCE = REFERENCES[0]
+EVALUATORS = tuple(evaluators.EVALUATORS.names())
 IMAGES_KEY = "images"
 # Precision/recall take each set's k = 3 nearest neighbours, so a set needs
 # at least k + 1 images; with fewer the metrics are undefined.
 MIN_IMAGES = 4
 _SIZE = fmnist.IMAGE_SIZE  # 32
 _PAD = (_SIZE - 28) // 2  # Fashion-MNIST 28 -> 32, 2 pixels each side
-
-
-def parse_reference(reference: str) -> str:
-  """'fashion_mnist:test' -> 'test'; anything else is a one-line UserError."""
-  if reference not in REFERENCES:
-    raise errors.UserError(
-      f"--reference={reference!r} is not available offline; only"
-      f" {' / '.join(REFERENCES)} are (the embedded Fashion-MNIST splits)."
-    )
-  return reference.split(":", 1)[1]
 
 
 # --- Images from a file ------------------------------------------------------
@@ -163,10 +152,10 @@ def load_images_file(path: str | os.PathLike) -> np.ndarray:
 
 
 def evaluate_file(
-  path: str | os.PathLike, reference: str = DEFAULT_REFERENCE
+  path: str | os.PathLike, reference: str = fmnist.DEFAULT_REFERENCE
 ) -> dict:
   """Scores the images of an .npz file against a real split."""
-  split = parse_reference(reference)
+  split = fmnist.parse_reference(reference)
   images = load_images_file(path)
   result = fmnist.evaluate_images(images, reference_split=split)
   return {
@@ -192,7 +181,7 @@ def check_fmnist_run(config, workdir: pathlib.Path) -> None:
   if dc.name != "fashion_mnist":
     raise errors.UserError(
       f"the run in {workdir} trained on {dc.name!r}; FD-FMNIST compares with"
-      f" {' / '.join(REFERENCES)} only, so {_INCEPTION_HINT}."
+      f" {' / '.join(fmnist.REFERENCES)} only, so {_INCEPTION_HINT}."
     )
   if (dc.image_size, dc.channels) != (_SIZE, 1):
     raise errors.UserError(
@@ -212,13 +201,14 @@ def evaluate_workdir(
   step: int | None = None,
   num_samples: int = 10_000,
   batch_size: int | None = None,
-  reference: str = DEFAULT_REFERENCE,
+  reference: str = fmnist.DEFAULT_REFERENCE,
   seed: int = 0,
   progress: bool = True,
   best: bool = False,
   evaluator: str | None = None,
   inception_weights: str | None = None,
   reference_stats: str | None = None,
+  ema_bn_stats: str | None = None,
 ) -> tuple[dict, pathlib.Path]:
   """Samples a run's checkpoint and scores the samples.
 
@@ -239,6 +229,8 @@ def evaluate_workdir(
       run's eval.evaluator.
     inception_weights, reference_stats: the inception evaluator's files;
       default the run's eval.inception_weights / eval.reference_stats.
+    ema_bn_stats: how an EMA G normalises its samples
+      (state.EMA_BN_STATS); default the run's ema.bn_stats.
 
   Returns:
     (result, path): the evaluator's dict plus the run's `workdir`, `step`
@@ -257,7 +249,7 @@ def evaluate_workdir(
   if batch_size is None:
     batch_size = sampling.default_batch_size()
   check_sampling(num_samples, batch_size)
-  workdir, config, comps = workdir_lib.load_components(workdir)
+  workdir, config, comps = workdir_lib.load_components(workdir, ema_bn_stats)
   if evaluator is None:
     fmnist_run = config.dataset.name == "fashion_mnist"
     evaluator = "fmnist" if fmnist_run else config.eval.evaluator
@@ -270,19 +262,19 @@ def evaluate_workdir(
         f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to"
         " --evaluator inception; FD-FMNIST uses the committed classifier."
       )
-    split = parse_reference(reference)
+    split = fmnist.parse_reference(reference)
     check_fmnist_run(config, workdir)
     score = functools.partial(fmnist.evaluate_images, reference_split=split)
     name = "step_{}.json"
   else:
-    if reference != DEFAULT_REFERENCE:
+    if reference != fmnist.DEFAULT_REFERENCE:
       raise errors.UserError(
         "--reference names a Fashion-MNIST split of --evaluator fmnist; the"
         " inception evaluator compares with --reference_stats."
       )
     ec = config.eval
-    weights = inception_weights or ec.get("inception_weights", "")
-    stats_path = reference_stats or ec.get("reference_stats", "")
+    weights = inception_weights or ec.inception_weights
+    stats_path = reference_stats or ec.reference_stats
     for flag, value in (
       ("inception_weights", weights),
       ("reference_stats", stats_path),
@@ -302,7 +294,7 @@ def evaluate_workdir(
     name = "inception_step_{}.json"
   run = workdir_lib.load(workdir, step, best, (workdir, config, comps))
   state, step = run.state, run.step
-  sampling.warn_small_ema_batch(state, batch_size)
+  sampling.warn_small_ema_batch(comps, state, batch_size)
   samples = sampling.generate(
     comps, state, run.mesh, num_samples, batch_size, seed, progress
   )
@@ -318,7 +310,7 @@ def evaluate_workdir(
     "source": "generator",
     "workdir": str(workdir),
     "step": step,
-    "generator_weights": sampling.generator_weights(state),
+    "generator_weights": sampling.generator_weights(comps, state),
     "checkpoint": (
       f"{workdir_lib.BEST_CHECKPOINT if best else workdir_lib.CHECKPOINTS}"
       f"/{step}"
@@ -342,7 +334,7 @@ def evaluate_workdir(
 def evaluate(
   workdir: str | None = None,
   images: str | None = None,
-  reference: str = DEFAULT_REFERENCE,
+  reference: str = fmnist.DEFAULT_REFERENCE,
   step: int | None = None,
   num_samples: int | None = None,
   batch_size: int | None = None,
@@ -352,6 +344,7 @@ def evaluate(
   evaluator: str | None = None,
   inception_weights: str | None = None,
   reference_stats: str | None = None,
+  ema_bn_stats: str | None = None,
 ) -> dict:
   """What `python -m ssgan_jax.evaluate` does; None means "flag not given".
 
@@ -375,6 +368,7 @@ def evaluate(
         ("evaluator", evaluator),
         ("inception_weights", inception_weights),
         ("reference_stats", reference_stats),
+        ("ema_bn_stats", ema_bn_stats),
       )
       if v is not None
     ]
@@ -398,6 +392,7 @@ def evaluate(
     evaluator=evaluator,
     inception_weights=inception_weights,
     reference_stats=reference_stats,
+    ema_bn_stats=ema_bn_stats,
   )
   return result
 

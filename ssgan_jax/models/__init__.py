@@ -34,7 +34,7 @@ _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def compute_dtype(config: ml_collections.ConfigDict):
-  name = config.model.get("compute_dtype", "float32")
+  name = config.model.compute_dtype
   if name not in _DTYPES:
     raise errors.ConfigError(
       f"model.compute_dtype={name!r} is not supported; use one of "
@@ -46,7 +46,7 @@ def compute_dtype(config: ml_collections.ConfigDict):
 
 def conv_impl(config: ml_collections.ConfigDict) -> str:
   """config.model.conv, checked against conv.IMPLS."""
-  name = config.model.get("conv", "auto")
+  name = config.model.conv
   if name not in conv.IMPLS:
     raise errors.ConfigError(
       f"model.conv={name!r} is not a convolution algorithm; use one of "
@@ -58,7 +58,7 @@ def conv_impl(config: ml_collections.ConfigDict) -> str:
 
 def g_norm(config: ml_collections.ConfigDict) -> str:
   """config.model.generator.norm, checked against layers.G_NORMS."""
-  name = config.model.generator.get("norm", "batch_norm")
+  name = config.model.generator.norm
   if name not in layers.G_NORMS:
     raise errors.ConfigError(
       f"unknown model.generator.norm {name!r}; choose one of: "
@@ -72,8 +72,8 @@ def g_norm_kwargs(config: ml_collections.ConfigDict) -> dict:
   """The norm attributes every generator takes: norm, num_classes, hidden."""
   return dict(
     norm=g_norm(config),
-    num_classes=config.dataset.get("num_classes", 0),
-    norm_hidden=config.model.generator.get("norm_hidden", 32),
+    num_classes=config.dataset.num_classes,
+    norm_hidden=config.model.generator.norm_hidden,
   )
 
 
@@ -90,8 +90,8 @@ def _resnet32_g(config):
 def projection_kwargs(config: ml_collections.ConfigDict) -> dict:
   """Cond-GAN: the projection's class embedding (labelled datasets only)."""
   return dict(
-    num_classes=config.dataset.get("num_classes", 0),
-    projection=config.model.discriminator.get("projection", False),
+    num_classes=config.dataset.num_classes,
+    projection=config.model.discriminator.projection,
   )
 
 

@@ -16,6 +16,9 @@ from ssgan_jax.models import conv as conv_lib
 
 SPECTRAL = "spectral"
 BATCH_STATS = "batch_stats"
+# Every BatchNorm of G: running average = m * old + (1 - m) * batch
+# statistic. Standing statistics (state.standing_state) divide by 1 - m.
+BN_MOMENTUM = 0.9
 
 
 def xavier_uniform(gain: float = 1.0) -> nn.initializers.Initializer:
@@ -233,7 +236,7 @@ class ModulatedBatchNorm(nn.Module):
     c = x.shape[-1]
     x_hat = nn.BatchNorm(
       use_running_average=not train,
-      momentum=0.9,
+      momentum=BN_MOMENTUM,
       epsilon=1e-5,
       use_bias=False,
       use_scale=False,
@@ -310,7 +313,7 @@ def g_norm(
   if kind == "batch_norm":
     return nn.BatchNorm(
       use_running_average=not train,
-      momentum=0.9,
+      momentum=BN_MOMENTUM,
       epsilon=1e-5,
       dtype=dtype,
       name=name,

@@ -25,7 +25,7 @@ TASKS.register("ssgan_la", ssgan_la.SSGANLA)
 
 def build_tasks(config: ml_collections.ConfigDict) -> list[base.SSLTask]:
   """Instantiates the tasks in `config.ssl`, in sorted name order."""
-  ssl = config.get("ssl") or {}
+  ssl = config.ssl
   tasks = []
   for name in sorted(ssl.keys()):
     task = TASKS.get(name)(ssl[name])

@@ -41,12 +41,20 @@ class SSLTask(abc.ABC):
       the upright image's D output for it instead of running D again.
     d_uses_fake_views: D's loss needs logits of fake views.
     weight_d, weight_g, fraction: from the config block (see `__init__`).
+    DEFAULTS: the values of the keys that a config block leaves out, stated
+      once per task (the paper's or its code's); a subclass replaces the
+      ones that differ, e.g. rotation's weight_g = alpha = 0.2.
   """
 
   name: str = ""
   num_classes: int = 0
   first_view_is_identity: bool = True
   d_uses_fake_views: bool = False
+  DEFAULTS: dict[str, float] = {
+    "weight_d": 1.0,
+    "weight_g": 1.0,
+    "fraction": 1.0,
+  }
 
   def __init__(self, config: ml_collections.ConfigDict | dict[str, Any]):
     """Reads `weight_d`, `weight_g` and `fraction` from the task's block.
@@ -58,11 +66,11 @@ class SSLTask(abc.ABC):
         is already shuffled, so this is a uniform subsample that never moves
         data between devices).
     """
-    config = dict(config)
+    config = {**self.DEFAULTS, **dict(config)}
     self.config = config
-    self.weight_d = float(config.get("weight_d", 1.0))
-    self.weight_g = float(config.get("weight_g", 1.0))
-    fraction = float(config.get("fraction", 1.0))
+    self.weight_d = float(config["weight_d"])
+    self.weight_g = float(config["weight_g"])
+    fraction = float(config["fraction"])
     if not 0.0 < fraction <= 1.0:
       raise errors.ConfigError(
         f"ssl.{self.name}.fraction={fraction} must be in (0, 1]."

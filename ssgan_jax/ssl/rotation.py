@@ -51,6 +51,8 @@ class Rotation(base.SSLTask):
   num_classes = 4
   first_view_is_identity = True
   d_uses_fake_views = False
+  # The paper's alpha (weight_g) 0.2 and beta (weight_d) 1.0.
+  DEFAULTS = {**base.SSLTask.DEFAULTS, "weight_g": 0.2}
 
   def views(self, images, rng):
     del rng  # deterministic views

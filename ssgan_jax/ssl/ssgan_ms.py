@@ -42,9 +42,7 @@ class SSGANMS(base.SSLTask):
   num_classes = 5
   first_view_is_identity = True
   d_uses_fake_views = True
-
-  def __init__(self, config):
-    super().__init__({"weight_d": 1.0, "weight_g": 0.2, **dict(config)})
+  DEFAULTS = {**base.SSLTask.DEFAULTS, "weight_g": 0.2}
 
   def views(self, images, rng):
     del rng  # deterministic views
