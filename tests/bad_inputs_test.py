@@ -251,7 +251,7 @@ CONFIG_CASES = [
   (
     "--config.eval.every_steps=2 --config.eval.best_metric=fid_score",
     {"eval.every_steps": 2, "eval.best_metric": "fid_score"},
-    "unknown eval.best_metric 'fid_score'; choose one of: fd_fmnist",
+    "unknown eval.best_metric 'fid_score'; evaluator 'fmnist' reports: fd_fmnist",
   ),
   (
     "--config.eval.every_steps=2 --config.eval.evaluator=inception (no files)",
@@ -662,6 +662,8 @@ def test_malformed_evaluator_weights_stop_before_the_workdir(tmp_path):
     "configs/fashion_mnist_ssgan.py:quick",
     "--config.eval.every_steps=2",
     "--config.eval.evaluator=inception",
+    "--config.eval.metrics=('fid',)",
+    "--config.eval.best_metric=fid",
     f"--config.eval.inception_weights={bad}",
     f"--config.eval.reference_stats={bad}",
   )

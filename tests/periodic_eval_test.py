@@ -3,6 +3,7 @@
 import json
 import threading
 
+import numpy as np
 import pytest
 from conftest import kept_checkpoints
 from conftest import tiny_config
@@ -124,6 +125,9 @@ def test_eval_off_writes_nothing(tmp_path):
   [
     ({"eval.best_metric": "fdd"}, "unknown eval.best_metric 'fdd'"),
     ({"eval.metrics": ("fd",)}, "eval.metrics has unknown metric"),
+    # Another evaluator's metric: FD-FMNIST runs report no FID.
+    ({"eval.best_metric": "fid"}, "evaluator 'fmnist' reports: fd_fmnist"),
+    ({"eval.metrics": ("fid",)}, r"\['fid'\] for evaluator 'fmnist'"),
     ({"eval.evaluator": "lpips"}, "unknown evaluator 'lpips'"),
     ({"eval.num_samples": 0}, "eval.num_samples=0 must be a positive"),
     ({"eval.batch_size": 12}, "must be a multiple of the 8 device"),
@@ -137,7 +141,7 @@ def test_bad_eval_config_is_one_line(overrides, message):
 def test_fmnist_evaluator_rejects_other_datasets(tmp_path):
   config = _eval_config(**{"dataset.name": "cifar10", "dataset.channels": 3})
   with pytest.raises(errors.ConfigError, match="eval.evaluator='fmnist'"):
-    evaluators.EVALUATORS.get("fmnist")(config)
+    evaluators.EVALUATORS.get("fmnist").build(config)
 
 
 @pytest.mark.parametrize("missing", ["inception_weights", "reference_stats"])
@@ -151,4 +155,51 @@ def test_inception_evaluator_names_the_missing_file(missing):
     }
   )
   with pytest.raises(errors.ConfigError, match=f"needs eval.{missing}"):
-    evaluators.EVALUATORS.get("inception")(config)
+    evaluators.EVALUATORS.get("inception").build(config)
+
+
+def test_a_new_evaluator_is_one_registration(tmp_path):
+  # A plug-in evaluator: validated by its own metrics and check, built by
+  # make_scorer, and its best metric's direction kept by the periodic hook.
+  calls = []
+
+  def build(config):
+    calls.append(config.eval.reference)
+    return lambda images: {"mean_pixel": float(np.mean(images))}
+
+  def check(config):
+    if config.eval.num_samples < 16:
+      raise errors.ConfigError("mean_pixel needs eval.num_samples >= 16.")
+
+  evaluators.EVALUATORS.register(
+    "mean_pixel",
+    evaluators.Evaluator({"mean_pixel": "max"}, build=build, check=check),
+  )
+  try:
+    config = _eval_config(
+      **{
+        "eval.evaluator": "mean_pixel",
+        "eval.metrics": ("mean_pixel",),
+        "eval.best_metric": "mean_pixel",
+      }
+    )
+    score = evaluators.make_scorer(config)
+    assert score(np.ones((4, 32, 32, 1))) == {"mean_pixel": 1.0}
+    assert calls == [config.eval.reference]
+    assert evaluators.metric_mode(config, "mean_pixel") == "max"
+    with pytest.raises(errors.ConfigError, match="num_samples >= 16"):
+      config_lib.validate(
+        _eval_config(
+          **{
+            "eval.evaluator": "mean_pixel",
+            "eval.metrics": ("mean_pixel",),
+            "eval.best_metric": "",
+            "eval.num_samples": 8,
+          }
+        )
+      )
+    # The FD-FMNIST metrics of the Fashion-MNIST config are not its own.
+    with pytest.raises(errors.ConfigError, match="choose from: mean_pixel"):
+      config_lib.validate(_eval_config(**{"eval.evaluator": "mean_pixel"}))
+  finally:
+    evaluators.EVALUATORS.unregister("mean_pixel")

@@ -2,15 +2,23 @@
 
   score = evaluators.make_scorer(config)  # reads weights / references now
   result = score(images)  # float images [N, H, W, C] in [-1, 1] -> dict
+  evaluators.EVALUATORS.get("fmnist").metrics["fd_fmnist"]  # "min"
 
-EVALUATORS maps a name to `(config) -> score`; a builder reads its files
-(classifier, Inception weights, reference statistics) when called, so that
-a run fails before it writes anything, and imports its heavy modules only
-then. METRIC_MODES says for every metric that can be kept as the best
-whether larger or smaller is better. Nothing here imports the config,
-sampling or workdir modules, so config_lib can validate an `eval` block
-without importing the evaluation back ends.
+Each evaluator is one `Evaluator`: the metrics it reports with the
+direction in which they improve (what `eval.metrics` may log and
+`eval.best_metric` may keep the best checkpoint by), a cheap `check` of the
+config (no file is read) and a `build` that reads its files (classifier,
+Inception weights, reference statistics) and returns the scorer, so that a
+run fails before it writes anything; `build` imports its heavy modules only
+when called. A new evaluator is one `EVALUATORS.register(name,
+Evaluator(...))`. Nothing here imports the config, sampling or workdir
+modules, so config_lib can validate an `eval` block without importing the
+evaluation back ends.
 """
+
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Mapping
 
 import jax
 import ml_collections
@@ -19,21 +27,29 @@ import numpy as np
 from ssgan_jax import errors
 from ssgan_jax import registry
 
-# Whether larger or smaller is better, for every metric that can be kept.
-METRIC_MODES = {
-  "fd_fmnist": "min",
-  "kid_mean": "min",
-  "coverage_tv": "min",
-  "coverage_classes": "max",
-  "min_class_fraction": "max",
-  "is_fmnist": "max",
-  "precision": "max",
-  "recall": "max",
-  "fid": "min",
-  "inception_score": "max",
-}
+Scorer = Callable[[np.ndarray], dict]
 
-EVALUATORS = registry.Registry("evaluator")
+
+def _no_check(config: ml_collections.ConfigDict) -> None:
+  del config
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluator:
+  """One way of scoring G's samples (see the module docstring).
+
+  Attributes:
+    metrics: metric name -> "min" or "max", the better direction.
+    build: config -> scorer; reads the evaluator's files.
+    check: config -> None; one-line ConfigErrors from the config alone.
+  """
+
+  metrics: Mapping[str, str]
+  build: Callable[[ml_collections.ConfigDict], Scorer]
+  check: Callable[[ml_collections.ConfigDict], None] = _no_check
+
+
+EVALUATORS: registry.Registry[Evaluator] = registry.Registry("evaluator")
 
 
 def _check_fmnist_shape(config: ml_collections.ConfigDict) -> None:
@@ -48,7 +64,7 @@ def _check_fmnist_shape(config: ml_collections.ConfigDict) -> None:
     )
 
 
-def _fmnist_scorer(config: ml_collections.ConfigDict):
+def _fmnist_scorer(config: ml_collections.ConfigDict) -> Scorer:
   """FD-FMNIST and friends in the committed classifier (offline)."""
   from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
 
@@ -66,24 +82,44 @@ def _fmnist_scorer(config: ml_collections.ConfigDict):
   return score
 
 
-EVALUATORS.register("fmnist", _fmnist_scorer)
+EVALUATORS.register(
+  "fmnist",
+  Evaluator(
+    metrics={
+      "fd_fmnist": "min",
+      "kid_mean": "min",
+      "coverage_tv": "min",
+      "coverage_classes": "max",
+      "min_class_fraction": "max",
+      "is_fmnist": "max",
+      "precision": "max",
+      "recall": "max",
+    },
+    build=_fmnist_scorer,
+    check=_check_fmnist_shape,
+  ),
+)
 
 
-def _inception_scorer(config: ml_collections.ConfigDict):
-  """FID / IS (/ KID) with the FID Inception-v3 and cached reference stats."""
-  from ssgan_jax.evaluation import fid  # pylint: disable=g-import-not-at-top
-  from ssgan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
-
-  ec = config.eval
+def _check_inception_files(config: ml_collections.ConfigDict) -> None:
   for field, what in (
     ("inception_weights", "the converted FID Inception .npz"),
     ("reference_stats", "the reference statistics .npz"),
   ):
-    if not ec.get(field):
+    if not config.eval[field]:
       raise errors.ConfigError(
         f"eval.evaluator='inception' needs eval.{field} ({what}; see"
         " docs/fid.md), or set eval.every_steps=0."
       )
+
+
+def _inception_scorer(config: ml_collections.ConfigDict) -> Scorer:
+  """FID / IS (/ KID) with the FID Inception-v3 and cached reference stats."""
+  from ssgan_jax.evaluation import fid  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import inception  # pylint: disable=g-import-not-at-top
+
+  _check_inception_files(config)
+  ec = config.eval
   variables = inception.load_params(ec.inception_weights)
   stats = fid.load_stats(ec.reference_stats, variables)
 
@@ -94,7 +130,15 @@ def _inception_scorer(config: ml_collections.ConfigDict):
   return score
 
 
-EVALUATORS.register("inception", _inception_scorer)
+EVALUATORS.register(
+  "inception",
+  Evaluator(
+    # kid_mean only when the reference statistics kept their features.
+    metrics={"fid": "min", "inception_score": "max", "kid_mean": "min"},
+    build=_inception_scorer,
+    check=_check_inception_files,
+  ),
+)
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -109,21 +153,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"eval.{field}={value!r} must be a positive integer"
         + (" (0 turns evaluation off)." if field == "every_steps" else ".")
       )
-  EVALUATORS.get(ec.evaluator)
-  if ec.evaluator == "fmnist":
-    _check_fmnist_shape(config)
-  unknown = [m for m in ec.metrics if m not in METRIC_MODES]
+  evaluator = EVALUATORS.get(ec.evaluator)
+  evaluator.check(config)
+  known = ", ".join(evaluator.metrics)
+  unknown = [m for m in ec.metrics if m not in evaluator.metrics]
   if unknown:
     raise errors.ConfigError(
-      f"eval.metrics has unknown metric(s) {unknown}; choose from: "
-      + ", ".join(METRIC_MODES)
-      + "."
+      f"eval.metrics has unknown metric(s) {unknown} for evaluator"
+      f" {ec.evaluator!r}; choose from: {known}."
     )
-  if ec.best_metric and ec.best_metric not in METRIC_MODES:
+  if ec.best_metric and ec.best_metric not in evaluator.metrics:
     raise errors.ConfigError(
-      f"unknown eval.best_metric {ec.best_metric!r}; choose one of: "
-      + ", ".join(METRIC_MODES)
-      + ", or '' to keep no best checkpoint."
+      f"unknown eval.best_metric {ec.best_metric!r}; evaluator"
+      f" {ec.evaluator!r} reports: {known}, or '' to keep no best checkpoint."
     )
   n = jax.device_count()
   if ec.batch_size % n:
@@ -133,17 +175,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
 
 
+def metric_mode(config: ml_collections.ConfigDict, metric: str) -> str:
+  """ "min" or "max": the direction in which `metric` of the config's
+  evaluator improves (the config is validated)."""
+  return EVALUATORS.get(config.eval.evaluator).metrics[metric]
+
+
 def is_better(value: float, best: float | None, mode: str) -> bool:
   if best is None:
     return True
   return value < best if mode == "min" else value > best
 
 
-def make_scorer(config: ml_collections.ConfigDict):
+def make_scorer(config: ml_collections.ConfigDict) -> Scorer:
   """The config's evaluator, built: reads its weights and reference files.
 
   train.py calls this before it writes to the workdir, so that a missing or
   malformed file stops the run with one line and leaves nothing behind.
   """
   validate(config)
-  return EVALUATORS.get(config.eval.evaluator)(config)
+  return EVALUATORS.get(config.eval.evaluator).build(config)

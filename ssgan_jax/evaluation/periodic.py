@@ -68,7 +68,9 @@ class PeriodicEvaluator:
     self.is_main = jax.process_index() == 0
     self.score = score
     self.metric = self.config.best_metric
-    self.mode = evaluators.METRIC_MODES.get(self.metric, "min")
+    self.mode = (
+      evaluators.metric_mode(config, self.metric) if self.metric else "min"
+    )
     self.best_path = self.workdir / "eval" / "best.json"
     self.best: float | None = None
     self.best_step: int | None = None
