@@ -111,3 +111,14 @@ def parse_flags(argv: list[str]) -> list[str]:
     return flags.FLAGS(argv)
   except flags.Error as e:
     fail(flag_error_line(e))
+
+
+def define_ema_bn_stats_flag() -> flags.FlagHolder:
+  """--ema_bn_stats, shared by the commands that sample a saved run."""
+  return flags.DEFINE_string(
+    "ema_bn_stats",
+    None,
+    "How an EMA generator normalises its samples: 'standing' (BatchNorm"
+    " statistics recomputed for the EMA weights) or 'batch' (each batch's"
+    " own); default the run's ema.bn_stats.",
+  )

@@ -20,8 +20,9 @@ reference statistics made for its dataset (docs/fid.md). The work is in
 `ssgan_jax.evaluation.run`.
 
 `--probe` measures D instead of G's samples (the paper's Tables 3-4): a
-linear probe on each D block's average-pooled features and the accuracy of
-D's rotation head, written to <workdir>/eval/probe_step_<step>.json (work
+linear probe on each D block's average-pooled features (any labelled
+dataset: fitted on dataset.split, scored on dataset.eval_split) and the
+accuracy of D's head of each ssl task, written to <workdir>/eval/probe_step_<step>.json (work
 in `ssgan_jax.evaluation.probe`; see docs/probe.md).
 """
 
@@ -86,18 +87,12 @@ _REFERENCE_STATS = flags.DEFINE_string(
   "--evaluator inception: reference statistics .npz (docs/fid.md);"
   " default the run's eval.reference_stats.",
 )
-_EMA_BN_STATS = flags.DEFINE_string(
-  "ema_bn_stats",
-  None,
-  "How an EMA generator normalises its samples: 'standing' (BatchNorm"
-  " statistics recomputed for the EMA weights) or 'batch' (each batch's"
-  " own); default the run's ema.bn_stats.",
-)
+_EMA_BN_STATS = cli.define_ema_bn_stats_flag()
 _PROBE = flags.DEFINE_bool(
   "probe",
   False,
   "--workdir: instead of scoring samples, probe D's features (linear probe"
-  " per block, rotation accuracy); see docs/probe.md.",
+  " per block, ssl head accuracy); see docs/probe.md.",
 )
 _PROBE_TRAIN_LIMIT = flags.DEFINE_integer(
   "probe_train_limit",

@@ -71,13 +71,7 @@ _CLASS_ORDER = flags.DEFINE_string(
 _DTYPE = flags.DEFINE_string(
   "dtype", "uint8", "Stored images: uint8 (0..255) or float32 ([-1, 1])."
 )
-_EMA_BN_STATS = flags.DEFINE_string(
-  "ema_bn_stats",
-  None,
-  "How an EMA generator normalises its samples: 'standing' (BatchNorm"
-  " statistics recomputed for the EMA weights) or 'batch' (each batch's"
-  " own); default the run's ema.bn_stats.",
-)
+_EMA_BN_STATS = cli.define_ema_bn_stats_flag()
 flags.mark_flags_as_required(["workdir"])
 
 

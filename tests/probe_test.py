@@ -1,4 +1,4 @@
-"""The representation probe: logistic regression, D features, rotation head.
+"""The representation probe: logistic regression, D features, ssl heads.
 
 Units against numbers that can be checked by hand (separable features ->
 100 %, random labels -> chance, train-only standardisation), the D side on
@@ -130,7 +130,7 @@ def test_block_features_of_the_tiny_d(tiny):
   whole = probe.extract_block_features(comps, state, images, 16, mesh)
   for a, b in zip(feats, whole, strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-  acc = probe.rotation_accuracy(comps, state, images, 8, mesh)
+  acc = probe.ssl_head_accuracy(comps, state, images, 8, mesh, "rotation")
   assert 0.0 <= acc <= 1.0 and (acc * 4 * 12) % 1 == 0
 
 
@@ -139,7 +139,9 @@ class _StubD(nn.Module):
 
   Images carry a bright marker in the top-left corner; `corners[k]` is
   where a rotation by k puts it, so with `perfect` the head is always right.
-  Otherwise it always answers 0 (right for exactly one view in four).
+  Otherwise it always answers 0 (right for exactly one view in four). Its
+  SSGAN-LA head puts corner k at class 2k ("real, rotated by k") and 0 at
+  the fake classes; its SSGAN-MS head adds a fifth, "fake", class at 0.
   """
 
   corners: tuple[tuple[int, int], ...]
@@ -151,17 +153,26 @@ class _StubD(nn.Module):
     logits = jnp.stack([x[:, i, j, 0] for i, j in self.corners], axis=-1)
     if not self.perfect:
       logits = jnp.zeros_like(logits).at[:, 0].set(1.0)
+    zeros = jnp.zeros_like(logits)
+    la = jnp.stack([logits, zeros], axis=-1).reshape(logits.shape[0], 8)
+    ms = jnp.concatenate([logits, zeros[:, :1]], axis=-1)
     pooled = jnp.mean(x, axis=(1, 2))  # [N, 1]
     return logits[:, 0], {
       "features": pooled,
-      "aux_logits": {"rotation": logits},
+      "aux_logits": {"rotation": logits, "ssgan_la": la, "ssgan_ms": ms},
       "block_features": (pooled,),
     }
 
 
+@pytest.mark.parametrize("task", ["rotation", "ssgan_la", "ssgan_ms"])
 @pytest.mark.parametrize("perfect,expected", [(True, 1.0), (False, 0.25)])
-def test_rotation_accuracy_of_a_stub_head(tiny, perfect, expected):
-  comps, state, mesh = tiny
+def test_ssl_head_accuracy_of_a_stub_head(tiny, perfect, expected, task):
+  # Each task's head is right when it gives a real view the class of a real
+  # view: the angle (rotation, SSGAN-MS), or (angle, real) for SSGAN-LA.
+  _, state, mesh = tiny
+  config = tiny_config()
+  config.ssl = {task: {}}
+  comps = state_lib.build_components(config)
   marker = np.zeros((32, 32))
   marker[0, 0] = 1
   # rot90 by k (counter-clockwise) moves the top-left corner to:
@@ -173,17 +184,17 @@ def test_rotation_accuracy_of_a_stub_head(tiny, perfect, expected):
   images[:, 0, 0] = 1.0
   stub = dataclasses.replace(comps, discriminator=_StubD(corners, perfect))
   stub_state = state.replace(d=state_lib.NetState({}, {}, None))
-  acc = probe.rotation_accuracy(stub, stub_state, images, 8, mesh)
+  acc = probe.ssl_head_accuracy(stub, stub_state, images, 8, mesh, task)
   assert acc == expected
 
 
-def test_rotation_accuracy_needs_a_rotation_task(tiny):
+def test_ssl_head_accuracy_needs_the_task(tiny):
   _, state, mesh = tiny
   config = tiny_config()
   config.ssl = {"ssgan_ms": {"weight_d": 1.0, "weight_g": 0.2}}
   comps = state_lib.build_components(config)
   with pytest.raises(errors.UserError) as e:
-    probe.rotation_accuracy(comps, state, _images(8), 8, mesh)
+    probe.ssl_head_accuracy(comps, state, _images(8), 8, mesh, "rotation")
   assert "has no 'rotation' task (its ssl tasks: ssgan_ms)" in str(e.value)
 
 
@@ -252,7 +263,8 @@ def test_cli_probes_a_trained_run(tmp_path):
   for key in top1:
     assert 0.0 <= result[key] <= 1.0, key
   assert "[N=128 vs fashion_mnist:test]" in out.stderr
-  assert "rotation  top1" in out.stderr
+  assert result["ssl_tasks"] == ["rotation"]
+  assert "rotation head  top1" in out.stderr
 
   bad = _run("ssgan_jax.evaluate", "--probe", "--images", "x.npz", timeout=120)
   assert bad.returncode == 2
@@ -260,3 +272,39 @@ def test_cli_probes_a_trained_run(tmp_path):
     "error: --probe measures a run's discriminator and needs --workdir"
     " DIR, not --images."
   )
+
+
+def test_probe_reads_its_splits_and_heads_from_the_config(tmp_path):
+  # Splits: dataset.split to fit, dataset.eval_split to score; heads: every
+  # task in config.ssl (here two), none of them named by the probe.
+  from ssgan_jax import train  # pylint: disable=g-import-not-at-top
+
+  workdir = tmp_path / "run"
+  config = tiny_config(total_steps=2)
+  config.ssl.ssgan_ms = {}
+  config.dataset.eval_split = "train"  # any split the dataset has
+  train.train_and_evaluate(config, str(workdir))
+  result = probe.probe_workdir(
+    workdir, train_limit=64, test_limit=32, batch_size=16, progress=False
+  )
+  assert result["ssl_tasks"] == ["rotation", "ssgan_ms"]
+  for name in result["ssl_tasks"]:
+    assert 0.0 <= result[f"probe/{name}/top1"] <= 1.0
+  assert result["test_split"] == "fashion_mnist:train"
+  assert (result["num_train"], result["num_test"]) == (64, 32)
+  assert "ssgan_ms head  top1" in probe.summary(result)
+
+
+def test_the_probe_refuses_unlabelled_images(monkeypatch):
+  from ssgan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setattr(
+    input_pipeline,
+    "load_split",
+    lambda dc, split, workdir=None: (
+      np.zeros((4, 32, 32, 1), np.uint8),
+      np.array([0, 1, -1, 2], np.int32),
+    ),
+  )
+  with pytest.raises(errors.UserError, match="needs labelled images"):
+    probe.load_labelled(tiny_config().dataset, "train")

@@ -67,7 +67,6 @@ import numpy as np  # noqa: E402
 from configs import common  # noqa: E402
 from ssgan_jax import atomic  # noqa: E402
 from ssgan_jax import fashion_mnist  # noqa: E402
-from ssgan_jax import input_pipeline  # noqa: E402
 from ssgan_jax import sampling  # noqa: E402
 from ssgan_jax import sharding  # noqa: E402
 from ssgan_jax import state as state_lib  # noqa: E402
@@ -230,14 +229,9 @@ def probe_init(
   state = initial_state(comps)
   batch_size = sampling.default_batch_size()
 
-  def load(split, limit):
-    images, labels = input_pipeline.load_split(config.dataset, split)
-    if limit is not None:
-      images, labels = images[:limit], labels[:limit]
-    return input_pipeline.to_float(images), np.asarray(labels, np.int32)
-
-  train_x, train_y = load(probe.TRAIN_SPLIT, train_limit)
-  test_x, test_y = load(probe.TEST_SPLIT, test_limit)
+  dc = config.dataset
+  train_x, train_y = probe.load_labelled(dc, dc.split, train_limit)
+  test_x, test_y = probe.load_labelled(dc, dc.eval_split, test_limit)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   start = time.perf_counter()
   feats = probe.extract_block_features(
@@ -255,8 +249,10 @@ def probe_init(
     result.update({f"probe/block{i}/{k}": v for k, v in fit.items()})
   names = [t.name for t in comps.tasks]
   result["probe/rotation/top1"] = (
-    probe.rotation_accuracy(comps, state, test_x, batch_size, mesh, progress)
-    if probe.ROTATION_TASK in names
+    probe.ssl_head_accuracy(
+      comps, state, test_x, batch_size, mesh, "rotation", progress
+    )
+    if "rotation" in names
     else None
   )
   result.update(
@@ -269,8 +265,8 @@ def probe_init(
       "num_classes": num_classes,
       "num_train": n,
       "num_test": len(test_x),
-      "train_split": f"{config.dataset.name}:{probe.TRAIN_SPLIT}",
-      "test_split": f"{config.dataset.name}:{probe.TEST_SPLIT}",
+      "train_split": f"{dc.name}:{dc.split}",
+      "test_split": f"{dc.name}:{dc.eval_split}",
       "l2": probe.DEFAULT_L2,
       "max_steps": probe.DEFAULT_MAX_STEPS,
       "tol": probe.DEFAULT_TOL,

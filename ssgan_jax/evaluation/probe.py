@@ -1,4 +1,4 @@
-"""How good are D's features? Linear probes per block and rotation accuracy.
+"""How good are D's features? Linear probes per block and ssl head accuracy.
 
   from ssgan_jax.evaluation import probe
   result = probe.probe_workdir("runs/fmnist_ssgan")  # latest checkpoint
@@ -11,10 +11,12 @@ that accuracy, most of all in the last blocks. Here each block's output
 [N, H, W, C] is global-average-pooled to [N, C] (D's `block_features`; the
 paper does not say how it pooled, see PAPER.md section 5), standardised
 with the mean and std of the training split, and fitted on the whole
-Fashion-MNIST train split by full-batch L-BFGS; top-1 is read on the test
-split. `rotation_accuracy` measures the self-supervised task itself: how
-often D's rotation head names the angle of a real test image turned by 0,
-90, 180 or 270 degrees.
+training split (`dataset.split`; any labelled dataset with a held-out
+split: Fashion-MNIST, TFDS) by full-batch L-BFGS; top-1 is read on
+`dataset.eval_split`. `ssl_head_accuracy` measures each self-supervised task of the run
+(config.ssl) itself: how often D's head of the task gives the views of a
+real test image their class, e.g. the rotation head names the angle of an
+image turned by 0, 90, 180 or 270 degrees.
 
 Everything is deterministic: full-batch L-BFGS from zero weights on a
 strictly convex objective (l2 > 0), with no sampling anywhere.
@@ -39,12 +41,6 @@ from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax import workdir as workdir_lib
-from ssgan_jax.evaluation import run
-from ssgan_jax.ssl import rotation
-
-# The workdir loaders (_build, _mesh, _restore, ...) are run.py's own, reused
-# here so that --probe and sample scoring read a run the same way.
-# pylint: disable=protected-access
 
 # Defaults of the logistic regression, used by the library and the CLI.
 # l2 multiplies 0.5 * ||W||^2 (bias not penalised) next to the mean
@@ -60,12 +56,6 @@ DEFAULT_L2 = 1e-4
 # 1e-4, tol 1e-4 moved the 256-feature test top-1 by 3e-4.
 DEFAULT_TOL = 1e-5
 DEFAULT_MAX_STEPS = 1000
-# The head scored by `rotation_accuracy`: a 4-way angle classifier. SSGAN-MS
-# (5 classes, one of them "fake") and SSGAN-LA (8 joint angle x real/fake
-# classes) heads answer another question and are not scored.
-ROTATION_TASK = "rotation"
-TRAIN_SPLIT = "train"  # fits the probe
-TEST_SPLIT = "test"  # scores the probe and the rotation head
 
 
 # --- D's features ------------------------------------------------------------
@@ -80,18 +70,19 @@ def _block_features(module, params, variables, images):
   return extras["block_features"]
 
 
-@functools.partial(jax.jit, static_argnames=("module", "head"))
-def _rotation_predictions(module, params, variables, images, head):
-  """images [B, H, W, C] -> predicted angle index [B, 4] of each rotation."""
-  views, _ = rotation.rotate4(images)  # [B, 4, H, W, C]
-  b = images.shape[0]
+@functools.partial(jax.jit, static_argnames=("module", "task"))
+def _head_correct(module, params, variables, images, task):
+  """images [B, H, W, C] -> bool [B, k]: `task`'s head right on each view."""
+  # Views of the task's own making (fixed key: rotations need none).
+  views, labels = task.views(images, jax.random.key(0))  # [B, k, ...], [B, k]
+  b, k = labels.shape
   # Example-major flattening keeps each example's views on its own device.
-  flat = views.reshape((b * 4,) + images.shape[1:])  # [4B, H, W, C]
+  flat = views.reshape((b * k,) + images.shape[1:])  # [kB, H, W, C]
   (_, extras), _ = state_lib.apply_net(
     module, params, variables, flat, train=False
   )
-  logits = extras["aux_logits"][head]  # [4B, k]
-  return jnp.argmax(logits, axis=-1).reshape(b, 4)
+  logits = extras["aux_logits"][task.name]  # [kB, classes]
+  return task.real_correct(logits.reshape(b, k, -1), labels)
 
 
 def _check_batch_size(batch_size: int, mesh) -> None:
@@ -175,52 +166,53 @@ def extract_block_features(
   return [f.astype(np.float32) for f in feats]
 
 
-def rotation_accuracy(
+def ssl_head_accuracy(
   comps: state_lib.Components,
   state: state_lib.GANState,
   images: np.ndarray,
   batch_size: int,
   mesh,
+  task: str = "rotation",
   progress: bool = False,
 ) -> float:
-  """Top-1 of D's rotation head on `images` turned by 0/90/180/270 degrees.
+  """Top-1 of D's head of ssl task `task` on the views of real `images`.
 
-  Every image is shown in all four rotations (label k = `jnp.rot90` by k,
-  as in training), so chance is 0.25 and every angle weighs the same.
+  Every image is shown in all the task's views (rotation: turned by 0, 90,
+  180 and 270 degrees, label k = `jnp.rot90` by k as in training, so
+  chance is 0.25 and every angle weighs the same), and the head is right
+  when it gives the view the class of a *real* view (`SSLTask.
+  real_correct`: SSGAN-MS's angle, not its fake class; SSGAN-LA's (angle,
+  real) class).
 
   Args:
-    comps: the run's components; needs a task named "rotation" (see
-      ROTATION_TASK for why SSGAN-MS/LA heads are not scored).
+    comps: the run's components; `task` must be one of its ssl tasks.
     state: a GANState; only `state.d` is read.
     images: real float [N, H, W, C] in [-1, 1], square.
-    batch_size: unrotated images per device call (D sees 4x as many), a
+    batch_size: images per device call (D sees k views of each), a
       multiple of the mesh's `data` size.
     mesh: the device mesh.
+    task: the task's name in config.ssl (its head's name on D).
     progress: show a tqdm bar on stderr.
 
   Returns:
-    The share of the 4N rotated images whose angle D's head predicts.
+    The share of the N * k views that D's head classifies right.
 
   Raises:
-    errors.UserError: the run has no "rotation" task (the message lists the
+    errors.UserError: the run has no task `task` (the message lists the
       tasks it has), or bad images / batch size.
   """
-  names = [t.name for t in comps.tasks]
-  if ROTATION_TASK not in names:
-    has = ", ".join(names) if names else "none, it is a plain GAN"
+  tasks = {t.name: t for t in comps.tasks}
+  if task not in tasks:
+    has = ", ".join(tasks) if tasks else "none, it is a plain GAN"
     raise errors.UserError(
-      f"the run has no {ROTATION_TASK!r} task (its ssl tasks: {has}), so D"
-      " has no rotation head to score; only the 4-way head of the"
-      f" {ROTATION_TASK!r} task is scored (SSGAN-MS/LA heads also code"
-      " real/fake)."
+      f"the run has no {task!r} task (its ssl tasks: {has}), so D has no"
+      f" {task!r} head to score."
     )
-  fn = functools.partial(
-    _rotation_predictions, comps.discriminator, head=ROTATION_TASK
-  )
-  (pred,) = _batches(
-    fn, state, images, batch_size, mesh, "rotation", progress
-  )  # [N, 4]
-  return float(np.mean(pred == np.arange(4)[None, :]))
+  fn = functools.partial(_head_correct, comps.discriminator, task=tasks[task])
+  (correct,) = _batches(
+    fn, state, images, batch_size, mesh, task, progress
+  )  # [N, k]
+  return float(np.mean(correct))
 
 
 # --- Linear probe ------------------------------------------------------------
@@ -428,12 +420,24 @@ def _check_limit(value: int | None, flag: str) -> None:
     raise errors.UserError(f"--{flag}={value} must be a positive integer.")
 
 
-def _load(dc, split: str, limit: int | None):
-  """The first `limit` images of a split: (float [N, S, S, C], labels [N])."""
-  images, labels = input_pipeline.load_split(dc, split)
+def load_labelled(dc, split: str, limit: int | None = None, workdir=None):
+  """The first `limit` images of a labelled split, as evaluation reads it.
+
+  Returns (float [N, S, S, C] in [-1, 1], int32 labels [N]) of any
+  configured dataset (`input_pipeline.load_split`: central crops, the
+  run's resize), or a one-line UserError when some image has no label.
+  """
+  images, labels = input_pipeline.load_split(dc, split, workdir)
   if limit is not None:
     images, labels = images[:limit], labels[:limit]
-  return input_pipeline.to_float(images), np.asarray(labels, np.int32)
+  labels = np.asarray(labels, np.int32)
+  if labels.size and labels.min() < 0:
+    raise errors.UserError(
+      f"the linear probe needs labelled images, but split {split!r} of"
+      f" dataset {dc.name!r} has unlabelled ones (a folder needs one"
+      " sub-directory of images per class)."
+    )
+  return input_pipeline.to_float(images), labels
 
 
 def probe_workdir(
@@ -466,8 +470,9 @@ def probe_workdir(
     A flat dict: per D block i (1 = first, as D's modules are named)
     `probe/block{i}/top1_test`, `.../top1_train`, `.../loss_train`,
     `.../loss_test`, `.../dim`, `.../steps`, `.../converged`;
-    `probe/rotation/top1` (None when the run has no rotation task, with the
-    reason in `probe/rotation/note`); `num_train`, `num_test`,
+    `probe/<task>/top1` for each ssl task of the run (its head on the
+    views of the real test images, see `ssl_head_accuracy`; none for a
+    plain GAN); `num_train`, `num_test`,
     `train_split`, `test_split`, the probe settings, `workdir`, `step`
     and `seconds` spent on features and fits.
 
@@ -480,14 +485,16 @@ def probe_workdir(
   if batch_size is None:
     batch_size = sampling.default_batch_size()
   workdir, config, comps = workdir_lib.load_components(workdir)
-  run.check_fmnist_run(config, workdir)
   loaded = workdir_lib.load(workdir, step, best, (workdir, config, comps))
   state, step, mesh = loaded.state, loaded.step, loaded.mesh
   _check_batch_size(batch_size, mesh)
 
+  # Fit on the training split, score on the evaluation split, both read
+  # as evaluation reads real images.
   dc = config.dataset
-  train_images, train_y = _load(dc, TRAIN_SPLIT, train_limit)
-  test_images, test_y = _load(dc, TEST_SPLIT, test_limit)
+  train_split, test_split = dc.split, dc.eval_split
+  train_images, train_y = load_labelled(dc, train_split, train_limit, workdir)
+  test_images, test_y = load_labelled(dc, test_split, test_limit, workdir)
   # The label set comes from the config or the train split, never the test
   # split (a test label the probe never saw simply counts as wrong).
   num_classes = dc.num_classes or int(train_y.max()) + 1
@@ -520,17 +527,11 @@ def probe_workdir(
   seconds_fit = time.perf_counter() - start
 
   start = time.perf_counter()
-  if ROTATION_TASK in [t.name for t in comps.tasks]:
-    result["probe/rotation/top1"] = rotation_accuracy(
-      comps, state, test_images, batch_size, mesh, progress
+  for task in comps.tasks:  # the config's ssl tasks, each with its head
+    result[f"probe/{task.name}/top1"] = ssl_head_accuracy(
+      comps, state, test_images, batch_size, mesh, task.name, progress
     )
-  else:
-    names = ", ".join(t.name for t in comps.tasks) or "none"
-    result["probe/rotation/top1"] = None
-    result["probe/rotation/note"] = (
-      f"no {ROTATION_TASK!r} task in this run (ssl tasks: {names})"
-    )
-  seconds_rotation = time.perf_counter() - start
+  seconds_heads = time.perf_counter() - start
 
   reference = dc.name
   result.update(
@@ -538,11 +539,12 @@ def probe_workdir(
       "workdir": str(workdir),
       "step": step,
       "num_blocks": len(feats),
+      "ssl_tasks": [t.name for t in comps.tasks],
       "num_classes": num_classes,
       "num_train": n_train,
       "num_test": len(test_images),
-      "train_split": f"{reference}:{TRAIN_SPLIT}",
-      "test_split": f"{reference}:{TEST_SPLIT}",
+      "train_split": f"{reference}:{train_split}",
+      "test_split": f"{reference}:{test_split}",
       "features": "global average pool of each D block's output, frozen D"
       " (train=False), standardised with train-split mean/std",
       "classifier": "multinomial logistic regression, full-batch L-BFGS",
@@ -553,7 +555,7 @@ def probe_workdir(
       "seconds": {
         "features": round(seconds_features, 2),
         "fit": round(seconds_fit, 2),
-        "rotation": round(seconds_rotation, 2),
+        "ssl_heads": round(seconds_heads, 2),
       },
     }
   )
@@ -638,13 +640,12 @@ def summary(result: dict) -> str:
       f"  top1_train {r('top1_train'):.4f}  [N={n_test} vs"
       f" {result['test_split']}]{note}"
     )
-  rot = result["probe/rotation/top1"]
-  if rot is None:
-    lines.append(f"  rotation  n/a: {result['probe/rotation/note']}")
-  else:
+  for name in result["ssl_tasks"]:
     lines.append(
-      f"  rotation  top1 {rot:.4f} (chance 0.25)  [N=4x{n_test}"
-      f" rotated {result['test_split']}]"
+      f"  {name} head  top1 {result[f'probe/{name}/top1']:.4f} on every view"
+      f" of the real images  [N={n_test} {result['test_split']}]"
     )
+  if not result["ssl_tasks"]:
+    lines.append("  no ssl heads to score: the run is a plain GAN")
   lines.append(f"Written to {result_path(result['workdir'], result['step'])}.")
   return "\n".join(lines)

@@ -98,6 +98,16 @@ class SSLTask(abc.ABC):
   def g_loss(self, fake_logits, labels) -> tuple[jax.Array, Metrics]:
     """G's loss term (before weight_g) and metrics."""
 
+  def real_correct(self, real_logits, labels) -> jax.Array:
+    """bool [B, k]: whether the head gives each *real* view its class.
+
+    The question the linear probe's `probe/<task>/top1` asks of a trained
+    D (real test images only). Default: argmax == the view's label; a task
+    whose head codes more than the view (SSGAN-LA's real/fake) maps the
+    label to the head's class of a real view.
+    """
+    return jnp.argmax(real_logits, axis=-1) == labels
+
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Mean softmax cross-entropy; logits [..., C], integer labels [...]."""

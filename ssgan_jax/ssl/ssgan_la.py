@@ -54,6 +54,9 @@ class SSGANLA(base.SSLTask):
     del rng  # deterministic views
     return rotation.rotate4(images)  # [B, 4, H, W, C], [B, 4]
 
+  def real_correct(self, real_logits, labels):
+    return jnp.argmax(real_logits, axis=-1) == real_label(labels)
+
   def d_loss(self, real_logits, fake_logits, labels):
     """real_logits, fake_logits [B, 4, 8]; labels [B, 4] = angle k."""
     as_real = base.cross_entropy(real_logits, real_label(labels))
