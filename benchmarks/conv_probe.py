@@ -120,7 +120,9 @@ LAYERS = {
     (64, 16, 32, 32),
     (64, 32, 32, 32),
     (64, 32, 32, 3),
+    (64, 32, 32, 1),  # G's output layer on Fashion-MNIST
     (176, 32, 3, 32),
+    (176, 32, 1, 32),  # D's input layer on Fashion-MNIST
     (176, 32, 32, 32),
     (176, 16, 32, 32),
     (176, 8, 32, 32),
@@ -128,13 +130,13 @@ LAYERS = {
 }
 
 
-def _jax_layers(scale, reps, ynn_convs=False):
+def _jax_layers(scale, reps, ynn_convs=False, algos=None):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
   from ssgan_jax.models import conv as conv_lib  # pylint: disable=g-import-not-at-top
 
-  algos = ("xla", "taps", "winograd2", "winograd4")
+  algos = algos or ("xla", "taps", "winograd2", "winograd4")
   for n, hw, ci, co in LAYERS[scale]:
     kx, kw, kg = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(kx, (n, hw, hw, ci), jnp.float32)
@@ -191,11 +193,17 @@ def main():
     help="--layers: XLA's default lowering (YNNPACK, one thread per"
     " convolution) instead of the models' compiler options",
   )
+  parser.add_argument(
+    "--algos",
+    default="",
+    help="--layers: comma-separated model.conv choices (default: all)",
+  )
   parser.add_argument("--reps", type=int, default=3)
   parser.add_argument("--threads", type=int, default=0, help="torch only")
   args = parser.parse_args()
   if args.layers:
-    _jax_layers(args.layers, args.reps, args.ynn_convs)
+    algos = tuple(a for a in args.algos.split(",") if a)
+    _jax_layers(args.layers, args.reps, args.ynn_convs, algos)
     return
   if args.backend == "torch" and args.threads:
     import torch  # pylint: disable=g-import-not-at-top

@@ -174,7 +174,7 @@ class Sampler:
     self._standing = standing_fn
 
   def prepare(self, state: state_lib.GANState, seed: int):
-    if state.g_ema is None or self._comps.config.ema.bn_stats != "standing":
+    if not state_lib.uses_standing_stats(self._comps, state):
       return state
     return self._standing(state, state_lib.standing_key(seed))
 

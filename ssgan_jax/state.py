@@ -302,6 +302,15 @@ def _pool_stats(sums, squares, n: int):
   return flax.traverse_util.unflatten_dict(out)
 
 
+def uses_standing_stats(comps: Components, state: GANState) -> bool:
+  """Whether `state`'s G samples with standing statistics (standing_state).
+
+  True for an EMA G under ema.bn_stats='standing'; otherwise standing_state
+  returns the state unchanged.
+  """
+  return state.g_ema is not None and comps.config.ema.bn_stats == "standing"
+
+
 def standing_state(
   comps: Components, state: GANState, key: jax.Array, constrain=None
 ) -> GANState:
@@ -314,10 +323,10 @@ def standing_state(
   the result. `constrain`: array -> array, e.g. a sharding constraint that
   splits each code batch over the mesh's data axis.
   """
-  ema = comps.config.ema
-  if state.g_ema is None or ema.bn_stats != "standing":
+  if not uses_standing_stats(comps, state):
     return state
   config = comps.config
+  ema = config.ema
   num_classes = comps.num_classes if comps.conditional else 0
   constrain = constrain or (lambda a: a)
   zeros = jax.tree.map(jnp.zeros_like, state.g.variables[layers.BATCH_STATS])

@@ -1,8 +1,9 @@
 """Tabulates run.sh's runs: FD-FMNIST and friends at step 500, per algorithm.
 
-  python experiments/2026-12-02_conv_algorithms/analyze.py RUNS_DIR
+  python experiments/2026-12-02_conv_algorithms/analyze.py RUNS_DIR [OUT_DIR]
 
-Writes table.md and results.json next to this script.
+Writes table.md and results.json to OUT_DIR (default: next to this script;
+later experiments that re-run run.sh pass their own folder).
 """
 
 import json
@@ -20,8 +21,8 @@ _KEYS = (
 )
 
 
-def main(runs: pathlib.Path) -> None:
-  here = pathlib.Path(__file__).parent
+def main(runs: pathlib.Path, out: pathlib.Path | None = None) -> None:
+  here = out or pathlib.Path(__file__).parent
   rows = {}
   for run in sorted(p for p in runs.iterdir() if p.is_dir()):
     result = run / "eval" / "during_training" / "step_500.json"
@@ -57,4 +58,7 @@ def main(runs: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-  main(pathlib.Path(sys.argv[1]))
+  main(
+    pathlib.Path(sys.argv[1]),
+    pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+  )

@@ -187,7 +187,9 @@ def cpu_plan(
     still (1.2-1.4x) but is not used: trained with it, the default job
     reached a clearly worse FD-FMNIST at equal steps on each of three seeds
     (experiments/2026-12-02_conv_algorithms/), which F(2x2), whose rounding
-    is close to direct convolution's, did not. Float32 only: in bfloat16
+    is close to direct convolution's, did not. Better-conditioned F(4x4)
+    points (winograd.py; 3x less rounding) still trained worse on two of
+    three seeds (experiments/2026-12-03_winograd_points/). Float32 only: in bfloat16
     the transforms' rounding grows to ~0.5 % (winograd.py).
   - The per-tap weight gradient wins at >= 64 channels otherwise (1.3-2.7x
     XLA's) and for the 1-3 channel image input of D's first layer.
