@@ -135,6 +135,12 @@ def base() -> ml_collections.ConfigDict:
   c.eval.best_metric = "fid"
   c.eval.inception_weights = ""  # converted .npz (see docs/fid.md)
   c.eval.reference_stats = ""  # .npz of mu/sigma (see docs/fid.md)
+  # Further evaluations during training, by name, each on its own schedule
+  # (evaluation/evaluators.py): e.g. c.evals.probe = probe_eval(250) logs a
+  # linear probe of every D block to TensorBoard as probe/<metric> and
+  # writes workdir/eval/probe/step_<N>.json; the best checkpoint stays
+  # eval.best_metric's.
+  c.evals = ml_collections.ConfigDict()
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.shape = (-1,)  # -1: all devices
@@ -175,6 +181,8 @@ def quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.sample_every_steps = 2
   c.num_sample_images = 16
   c.eval.every_steps = 0
+  for block in c.evals.values():
+    block.every_steps = 0
   # Every image gets all its views, so that batch 8 splits over up to 8
   # devices (a fraction 1/n needs batch_size % (devices * n) == 0).
   for task in c.ssl.values():
@@ -214,7 +222,41 @@ def reproduction(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return c
 
 
-VARIANTS = ("quick", "repro")
+def probe_eval(every_steps: int) -> ml_collections.ConfigDict:
+  """An `evals` block: the linear probe of D's blocks every `every_steps`.
+
+  Fits on dataset.split and scores top-1 on dataset.eval_split (the whole
+  splits: train_limit / test_limit 0), plus each ssl head's accuracy; logs
+  every block's test top-1 and every head's top-1 unless `metrics` names
+  some (see evaluation/probe.py).
+  """
+  return ml_collections.ConfigDict(
+    {
+      "evaluator": "probe",
+      "every_steps": every_steps,
+      "batch_size": 512,  # a multiple of every power-of-two device count
+      "train_limit": 0,
+      "test_limit": 0,
+      "metrics": (),
+    }
+  )
+
+
+def forgetting(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The paper's Fig. 2/3 at CPU scale: 4x the budget, probed 10 times.
+
+  D's linear probe (every block) and the main evaluation both run every
+  tenth of the run, so that probe accuracy and FD share their points.
+  """
+  c.total_steps *= 4
+  every = c.total_steps // 10
+  c.eval.every_steps = every
+  c.checkpoint_every_steps = every
+  c.evals.probe = probe_eval(every)
+  return c
+
+
+VARIANTS = ("quick", "repro", "forgetting")
 
 
 def ssgan_la_code_cifar10(
@@ -242,6 +284,8 @@ def apply_variants(c, args: set[str]) -> ml_collections.ConfigDict:
   """Applies the size variants shared by every Fashion-MNIST config."""
   if "repro" in args:
     reproduction(c)
+  if "forgetting" in args:
+    forgetting(c)
   if "quick" in args:
     quick(c)
   return c
@@ -408,6 +452,8 @@ def table1(dataset: str, method_name: str, arg: str | None = None):
   args = parse_args(arg, known=("quick",))
   c = DATASETS[dataset](base())
   method(c, method_name)
+  if "forgetting" in args:
+    forgetting(c)
   if "quick" in args:
     quick(c)
   return c

@@ -16,7 +16,9 @@ budget are in experiments/2026-12-01_default_recipe/.
 FD-FMNIST on 5,000 samples every 500 steps (workdir/eval/, TensorBoard) and
 the best checkpoint by it in workdir/best_checkpoint.
 Variants: `:quick` is a 4-step smoke run; `:repro` is the smaller budget and
-older recipe of experiments/fashion_mnist_table1 (width 16, 1000 steps).
+older recipe of experiments/fashion_mnist_table1 (width 16, 1000 steps);
+`:forgetting` trains 4x the steps with FD-FMNIST and a linear probe of every
+D block at ten points (configs/common.py forgetting(), about 4x the time).
 """
 
 from configs import common

@@ -113,6 +113,17 @@ def parse_flags(argv: list[str]) -> list[str]:
     fail(flag_error_line(e))
 
 
+def define_live_weights_flag() -> flags.FlagHolder:
+  """--live_weights, shared by the commands that sample a saved run."""
+  return flags.DEFINE_bool(
+    "live_weights",
+    False,
+    "Sample G's live (trained) weights, in eval mode with their BatchNorm"
+    " running averages, even when the run keeps an EMA of them; e.g. to"
+    " measure what the EMA gives on the same checkpoint.",
+  )
+
+
 def define_ema_bn_stats_flag() -> flags.FlagHolder:
   """--ema_bn_stats, shared by the commands that sample a saved run."""
   return flags.DEFINE_string(

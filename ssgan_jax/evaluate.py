@@ -7,7 +7,7 @@
       [--inception_weights fid_inception.npz --reference_stats stats.npz]
   python -m ssgan_jax.evaluate --images samples.npz
       [--reference fashion_mnist:test]
-  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan --probe
+  python -m ssgan_jax.evaluate --workdir runs/fmnist_ssgan --evaluator probe
       [--step 1800] [--batch_size 500] [--probe_train_limit N]
       [--probe_test_limit M]
 
@@ -19,7 +19,7 @@ inception` scores a run of any dataset with the FID Inception network and
 reference statistics made for its dataset (docs/fid.md). The work is in
 `ssgan_jax.evaluation.run`.
 
-`--probe` measures D instead of G's samples (the paper's Tables 3-4): a
+`--evaluator probe` (or `--probe`) measures D instead of G's samples (the paper's Tables 3-4): a
 linear probe on each D block's average-pooled features (any labelled
 dataset: fitted on dataset.split, scored on dataset.eval_split) and the
 accuracy of D's head of each ssl task, written to <workdir>/eval/probe_step_<step>.json (work
@@ -73,7 +73,8 @@ _EVALUATOR = flags.DEFINE_string(
   "evaluator",
   None,
   "--workdir: fmnist (FD-FMNIST, offline; the default for Fashion-MNIST"
-  " runs) or inception (FID / IS / KID; the default for other runs).",
+  " runs), inception (FID / IS / KID; the default for other runs) or probe"
+  " (D's features, as --probe).",
 )
 _INCEPTION_WEIGHTS = flags.DEFINE_string(
   "inception_weights",
@@ -88,6 +89,7 @@ _REFERENCE_STATS = flags.DEFINE_string(
   " default the run's eval.reference_stats.",
 )
 _EMA_BN_STATS = cli.define_ema_bn_stats_flag()
+_LIVE_WEIGHTS = cli.define_live_weights_flag()
 _PROBE = flags.DEFINE_bool(
   "probe",
   False,
@@ -118,7 +120,7 @@ def main(argv):
   jax.config.update("jax_threefry_partitionable", True)
   from ssgan_jax.evaluation import run  # pylint: disable=g-import-not-at-top
 
-  if _PROBE.value:
+  if _PROBE.value or _EVALUATOR.value == "probe":
     _probe()
     return
   limits = [
@@ -143,6 +145,7 @@ def main(argv):
       inception_weights=_INCEPTION_WEIGHTS.value,
       reference_stats=_REFERENCE_STATS.value,
       ema_bn_stats=_EMA_BN_STATS.value,
+      live_weights=_LIVE_WEIGHTS.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))
@@ -167,12 +170,14 @@ def _probe():
           _NUM_SAMPLES,
           _SEED,
           _REFERENCE,
-          _EVALUATOR,
           _INCEPTION_WEIGHTS,
           _REFERENCE_STATS,
+          _EMA_BN_STATS,
+          _LIVE_WEIGHTS,
         )
         if _given(f) is not None
-      ),
+      )
+      + (("evaluator",) if _EVALUATOR.value not in (None, "probe") else ()),
       best=_BEST.value,
     )
   except errors.UserError as e:

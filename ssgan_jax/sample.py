@@ -72,6 +72,7 @@ _DTYPE = flags.DEFINE_string(
   "dtype", "uint8", "Stored images: uint8 (0..255) or float32 ([-1, 1])."
 )
 _EMA_BN_STATS = cli.define_ema_bn_stats_flag()
+_LIVE_WEIGHTS = cli.define_live_weights_flag()
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -98,6 +99,7 @@ def main(argv):
       class_order=_CLASS_ORDER.value,
       dtype=_DTYPE.value,
       ema_bn_stats=_EMA_BN_STATS.value,
+      live_weights=_LIVE_WEIGHTS.value,
     )
   except errors.UserError as e:
     cli.fail(str(e))

@@ -323,6 +323,7 @@ def sample_workdir(
   dtype: str = "uint8",
   progress: bool = True,
   ema_bn_stats: str | None = None,
+  live_weights: bool = False,
 ) -> dict:
   """Samples any run's checkpoint to files; returns what was written.
 
@@ -348,6 +349,7 @@ def sample_workdir(
     dtype: of the stored images, "uint8" (as image files hold them) or
       "float32" (exactly what G made, clipped to [-1, 1]).
     progress: tqdm bar on stderr.
+    live_weights: sample G's live weights even when the run keeps an EMA.
     ema_bn_stats: how an EMA G normalises (state.EMA_BN_STATS); default
       the run's ema.bn_stats.
 
@@ -399,9 +401,14 @@ def sample_workdir(
   if batch_size is None:
     batch_size = default_batch_size()
   check_sampling(num_samples if out else 1, batch_size)
+  workdir_lib.check_weights_flags(live_weights, ema_bn_stats)
 
   run = workdir_lib.load(
-    workdir, step, best, workdir_lib.load_components(workdir, ema_bn_stats)
+    workdir,
+    step,
+    best,
+    workdir_lib.load_components(workdir, ema_bn_stats),
+    live=live_weights,
   )
   warn_small_ema_batch(run.comps, run.state, batch_size)
   result = {

@@ -38,7 +38,6 @@ from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
 from ssgan_jax import workdir as workdir_lib
 from ssgan_jax import writers
-from ssgan_jax.evaluation import evaluators
 from ssgan_jax.models import conv
 from ssgan_jax.ssl import layout
 
@@ -242,16 +241,17 @@ def train_and_evaluate(
   )
   # Data before anything is compiled: a missing dataset fails in seconds.
   source = input_pipeline.create_source(config, workdir)
-  score = None
-  if config.eval.every_steps > 0:
-    score = evaluators.make_scorer(config)  # reads weights / reference files
+  # Every eval block's files (weights, references, labelled images) now.
+  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+
+  scorers = periodic.build_all(config)
   path = prepare_workdir(workdir)
   with workdir_lock(path):
-    return _train(config, path, comps, mesh, source, score, checks_passed)
+    return _train(config, path, comps, mesh, source, scorers, checks_passed)
 
 
 def _train(
-  config, workdir: pathlib.Path, comps, mesh, source, score, checks_passed
+  config, workdir: pathlib.Path, comps, mesh, source, scorers, checks_passed
 ):
   """train_and_evaluate's body, with the inputs checked, the workdir locked."""
   is_main = jax.process_index() == 0
@@ -330,12 +330,11 @@ def _train(
       out_shardings=repl,
     )()
   sample_fn = make_sample_fn(comps, mesh, z_fixed, y_fixed)
-  evaluator = None
-  if config.eval.every_steps > 0:
-    from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
-    evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir, score)
-    evaluator.resume(state, start, config.total_steps, writer)
+  evaluations = periodic.make_all(config, comps, mesh, workdir, scorers)
+  for evaluation in evaluations:
+    evaluation.resume(state, start, config.total_steps, writer)
 
   # --- Loop ----------------------------------------------------------------
   total = config.total_steps
@@ -390,18 +389,19 @@ def _train(
         ckpt.wait()
         writer.flush()
         ckpt.close()
-        if evaluator is not None:
-          evaluator.close()
+        for evaluation in evaluations:
+          evaluation.close()
         raise errors.Preempted(stop.signum, done, str(ckpt.directory))
-      if evaluator is not None and evaluator.due(done, total):
-        evaluator.run(state, done, writer, train_wall_s=time.time() - t0)
+      for evaluation in evaluations:
+        if evaluation.due(done, total):
+          evaluation.run(state, done, writer, train_wall_s=time.time() - t0)
       if done == total:
         break
   ckpt.wait()
   writer.flush()
   ckpt.close()
-  if evaluator is not None:
-    evaluator.close()
+  for evaluation in evaluations:
+    evaluation.close()
   if start < total:
     logging.info(
       "Trained steps %d..%d in %.1f s.", start, total, time.time() - t0

@@ -15,6 +15,7 @@ the file. It also holds the one atomic JSON writer that training and the
 tools share.
 """
 
+import copy
 import dataclasses
 import functools
 import json
@@ -77,6 +78,8 @@ _ADDED_FIELDS = {
     )
   },
   ("dataset", "num_classes"): 0,
+  # Runs before further eval blocks had only `eval`.
+  ("evals",): {},
 }
 
 
@@ -88,7 +91,7 @@ def _with_added_fields(raw: dict) -> dict:
       if not isinstance(block, dict):
         break
     else:
-      block.setdefault(keys[-1], value)
+      block.setdefault(keys[-1], copy.deepcopy(value))
   return raw
 
 
@@ -221,6 +224,15 @@ class Run:
   step: int  # the G step of the restored checkpoint
 
 
+def check_weights_flags(live: bool, ema_bn_stats: str | None) -> None:
+  """--live_weights and --ema_bn_stats exclude each other."""
+  if live and ema_bn_stats is not None:
+    raise errors.UserError(
+      "--ema_bn_stats sets how the EMA G normalises, but --live_weights"
+      " samples the live G (its BatchNorm running averages); pass one."
+    )
+
+
 def load_components(
   workdir: str | os.PathLike, ema_bn_stats: str | None = None
 ) -> tuple[pathlib.Path, ml_collections.ConfigDict, state_lib.Components]:
@@ -247,6 +259,7 @@ def load(
   step: int | None = None,
   best: bool = False,
   components=None,
+  live: bool = False,
 ) -> Run:
   """Loads a run's config, components, mesh and one checkpoint.
 
@@ -255,6 +268,8 @@ def load(
     step: checkpoint to restore; default the newest.
     best: restore the best checkpoint that periodic evaluation kept.
     components: a `load_components(workdir)` result to reuse.
+    live: drop the EMA of G from the state, so that samples come from the
+      live weights (in eval mode with their BatchNorm running averages).
 
   Raises:
     errors.UserError: one line for every problem with the workdir, its
@@ -266,4 +281,6 @@ def load(
     functools.partial(state_lib.init_state, comps), jax.random.key(0)
   )
   state, step = restore(workdir, step, abstract, mesh, best=best)
+  if live:
+    state = state.replace(g_ema=None)
   return Run(workdir, config, comps, mesh, state, step)

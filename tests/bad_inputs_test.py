@@ -263,6 +263,39 @@ CONFIG_CASES = [
     {"eval.every_steps": 2, "dataset.channels": 3},
     "eval.evaluator='fmnist' scores 32x32x1 Fashion-MNIST images",
   ),
+  (
+    "evals.probe naming a block D does not have",
+    {
+      "evals.probe": {
+        "evaluator": "probe",
+        "every_steps": 2,
+        "batch_size": 16,
+        "train_limit": 64,
+        "test_limit": 0,
+        "metrics": ("probe/block7/top1_test",),
+      }
+    },
+    "evals.probe.metrics names 'probe/block7/top1_test', but D has 4 blocks",
+  ),
+  (
+    "evals.probe naming an ssl task the run does not have",
+    {
+      "evals.probe": {
+        "evaluator": "probe",
+        "every_steps": 2,
+        "batch_size": 16,
+        "train_limit": 64,
+        "test_limit": 0,
+        "metrics": ("probe/jigsaw/top1",),
+      }
+    },
+    "evals.probe.metrics has unknown metric(s) ['probe/jigsaw/top1']",
+  ),
+  (
+    "--config.eval.evaluator=probe (the main block scores samples)",
+    {"eval.every_steps": 2, "eval.evaluator": "probe"},
+    "eval.evaluator='probe' scores no samples",
+  ),
 ]
 
 
@@ -597,6 +630,13 @@ OTHER_CASES = [
     "sample --ema_bn_stats=running --out s.npz",
     lambda t: _sample_case(t, out="s.npz", ema_bn_stats="running"),
     "--ema_bn_stats='running' is unknown; known: standing, batch",
+  ),
+  (
+    "sample --live_weights --ema_bn_stats=batch --out s.npz",
+    lambda t: _sample_case(
+      t, out="s.npz", live_weights=True, ema_bn_stats="batch"
+    ),
+    "--ema_bn_stats sets how the EMA G normalises, but --live_weights",
   ),
   (
     "sample --interpolate 8 --interpolate_out i.png",

@@ -228,6 +228,35 @@ def test_workdir_is_sampled_and_scored(trained):
   assert "[N=64 vs fashion_mnist:test]" in run.summary(result)
 
 
+def test_live_weights_of_an_ema_run_are_scored_apart(tmp_path):
+  # An EMA run: by default its EMA G is scored (standing statistics);
+  # --live_weights scores the live G of the same checkpoint into its own
+  # file, so neither result replaces the other.
+  workdir = tmp_path / "run"
+  config = tiny_config(total_steps=2, **{"ema.decay": 0.5})
+  train.train_and_evaluate(config, str(workdir))
+  common = dict(num_samples=64, batch_size=32, progress=False)
+  ema, ema_path = run.evaluate_workdir(workdir, **common)
+  live, live_path = run.evaluate_workdir(workdir, live_weights=True, **common)
+  assert ema_path == workdir / "eval" / "step_2.json"
+  assert live_path == workdir / "eval" / "live_step_2.json"
+  assert ema["generator_weights"] == "ema, standing statistics"
+  assert live["generator_weights"] == "live"
+  assert live["fd_fmnist"] != ema["fd_fmnist"]
+  assert json.loads(ema_path.read_text()) == ema
+  assert f"Written to {live_path}." in run.summary(live)
+  batch, batch_path = run.evaluate_workdir(
+    workdir, ema_bn_stats="batch", **common
+  )
+  assert batch_path == workdir / "eval" / "ema_batch_step_2.json"
+  assert batch["generator_weights"] == "ema, batch statistics"
+  assert json.loads(ema_path.read_text()) == ema  # untouched
+  with pytest.raises(errors.UserError, match="pass one"):
+    run.evaluate_workdir(
+      workdir, live_weights=True, ema_bn_stats="batch", **common
+    )
+
+
 @pytest.mark.parametrize(
   "kwargs,fragment",
   [
@@ -277,12 +306,14 @@ def test_config_of_an_older_version_loads_with_its_behaviour(tmp_path):
   for net in ("g", "d"):
     del raw["optimizer"][net]["schedule"], raw["optimizer"][net]["decay_start"]
   del raw["ema"]["bn_stats"], raw["ema"]["standing_batches"]
+  del raw["evals"]  # runs before further eval blocks had only `eval`
   (tmp_path / "config.json").write_text(json.dumps(raw))
   config = workdir_lib.load_config(tmp_path)
   assert config.optimizer.g.schedule == "constant"
   assert config.optimizer.d.schedule == "constant"
   assert config.ema.bn_stats == "batch"
   assert config.ema.standing_batches == 16
+  assert not config.evals
   assert config.mesh.shape == tiny_config().mesh.shape  # lists -> tuples
 
 

@@ -604,7 +604,7 @@ def test_training_evaluator_scores_with_the_inception_files(
       "eval.reference": "test_images",
     }
   )
-  score = evaluators.EVALUATORS.get("inception").build(config)
+  score = evaluators.EVALUATORS.get("inception").build(config, "eval")
   result = score(images.astype(np.float32) / 127.5 - 1.0)
   assert abs(result["fid"]) < 1e-2 and result["reference"] == "test_images"
   assert result["num_images"] == 4

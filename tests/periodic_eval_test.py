@@ -8,6 +8,7 @@ import pytest
 from conftest import kept_checkpoints
 from conftest import tiny_config
 
+from configs import common
 from ssgan_jax import config_lib
 from ssgan_jax import errors
 from ssgan_jax import train
@@ -141,7 +142,7 @@ def test_bad_eval_config_is_one_line(overrides, message):
 def test_fmnist_evaluator_rejects_other_datasets(tmp_path):
   config = _eval_config(**{"dataset.name": "cifar10", "dataset.channels": 3})
   with pytest.raises(errors.ConfigError, match="eval.evaluator='fmnist'"):
-    evaluators.EVALUATORS.get("fmnist").build(config)
+    evaluators.EVALUATORS.get("fmnist").build(config, "eval")
 
 
 @pytest.mark.parametrize("missing", ["inception_weights", "reference_stats"])
@@ -155,7 +156,7 @@ def test_inception_evaluator_names_the_missing_file(missing):
     }
   )
   with pytest.raises(errors.ConfigError, match=f"needs eval.{missing}"):
-    evaluators.EVALUATORS.get("inception").build(config)
+    evaluators.EVALUATORS.get("inception").build(config, "eval")
 
 
 def test_a_new_evaluator_is_one_registration(tmp_path):
@@ -163,13 +164,13 @@ def test_a_new_evaluator_is_one_registration(tmp_path):
   # make_scorer, and its best metric's direction kept by the periodic hook.
   calls = []
 
-  def build(config):
-    calls.append(config.eval.reference)
+  def build(config, field):
+    calls.append(evaluators.block_of(config, field).reference)
     return lambda images: {"mean_pixel": float(np.mean(images))}
 
-  def check(config):
-    if config.eval.num_samples < 16:
-      raise errors.ConfigError("mean_pixel needs eval.num_samples >= 16.")
+  def check(config, field):
+    if evaluators.block_of(config, field).num_samples < 16:
+      raise errors.ConfigError(f"mean_pixel needs {field}.num_samples >= 16.")
 
   evaluators.EVALUATORS.register(
     "mean_pixel",
@@ -203,3 +204,130 @@ def test_a_new_evaluator_is_one_registration(tmp_path):
       config_lib.validate(_eval_config(**{"eval.evaluator": "mean_pixel"}))
   finally:
     evaluators.EVALUATORS.unregister("mean_pixel")
+
+
+def _probe_block(every_steps=2, **fields):
+  block = common.probe_eval(every_steps)
+  block.update({"train_limit": 64, "test_limit": 32, "batch_size": 16})
+  block.update(fields)
+  return block
+
+
+def test_a_probe_block_runs_on_its_own_schedule_and_resumes(tmp_path):
+  # FD-FMNIST every 4 steps as the main block, the probe every 2 in
+  # evals.probe: two schedules, two folders, one best checkpoint.
+  workdir = tmp_path / "run"
+  config = _eval_config(**{"eval.every_steps": 4})
+  config.evals.probe = _probe_block()
+  _train(config, workdir)
+  during = workdir / "eval" / "during_training"
+  probed = workdir / "eval" / "probe"
+  assert sorted(p.name for p in during.iterdir()) == ["step_4.json"]
+  assert sorted(p.name for p in probed.iterdir()) == [
+    "step_2.json",
+    "step_4.json",
+  ]
+  result = json.loads((probed / "step_2.json").read_text())
+  assert result["step"] == 2 and result["evaluator"] == "probe"
+  assert (result["num_train"], result["num_test"]) == (64, 32)
+  assert result["num_blocks"] == 4
+  for key in ("probe/block4/top1_test", "probe/rotation/top1"):
+    assert 0.0 <= result[key] <= 1.0, key
+  assert "train_wall_s" in result
+  assert kept_checkpoints(workdir / "best_checkpoint") == ["4"]
+  # Which metrics a probe block without `metrics` logs: every top-1.
+  from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
+
+  hook = periodic.PeriodicEvaluator(
+    config, None, None, workdir, None, "evals.probe"
+  )
+  assert hook._logged(result) == [  # pylint: disable=protected-access
+    *(f"probe/block{i}/top1_test" for i in range(1, 5)),
+    "probe/rotation/top1",
+  ]
+  assert hook._tag("probe/block4/top1_test") == "probe/block4/top1_test"  # pylint: disable=protected-access
+  hook.close()
+
+  # A stop that cut the probe of step 4 short: the resumed run probes it
+  # again (and only it), with the same, deterministic, numbers.
+  (probed / "step_4.json").unlink()
+  before = {p.name: p.stat().st_mtime_ns for p in during.iterdir()}
+  _train(config, workdir)
+  again = json.loads((probed / "step_4.json").read_text())
+  first = json.loads((probed / "step_2.json").read_text())
+  assert again["step"] == 4 and first == result
+  assert {p.name: p.stat().st_mtime_ns for p in during.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+  "block, message",
+  [
+    (
+      {"metrics": ("probe/block9/top1_test",)},
+      "D has 4 blocks",
+    ),
+    (
+      {"metrics": ("probe/jigsaw/top1",)},
+      r"evals.probe.metrics has unknown metric\(s\) \['probe/jigsaw/top1'\]",
+    ),
+    ({"train_limit": -1}, "evals.probe.train_limit=-1 must be an integer"),
+    ({"batch_size": 12}, "evals.probe.batch_size=12 must be a multiple"),
+    ({"every_steps": -2}, "evals.probe.every_steps=-2 must be a positive"),
+  ],
+)
+def test_bad_probe_block_is_one_line(block, message):
+  config = tiny_config()
+  config.evals.probe = _probe_block(**block)
+  with pytest.raises(errors.ConfigError, match=message):
+    evaluators.build(config, "evals.probe")
+
+
+def test_bad_eval_blocks_are_one_line():
+  config = tiny_config(**{"dataset.eval_split": "train"})
+  config.evals.probe = _probe_block()
+  with pytest.raises(errors.ConfigError, match="both are 'train'"):
+    config_lib.validate(config)
+  config = tiny_config()
+  config.evals["Probe-1"] = _probe_block()
+  with pytest.raises(errors.ConfigError, match="evals.Probe-1 is not a usable"):
+    config_lib.validate(config)
+  config = tiny_config(**{"eval.every_steps": 2, "eval.evaluator": "probe"})
+  with pytest.raises(errors.ConfigError, match="scores no samples"):
+    config_lib.validate(config)
+
+
+def test_a_second_sample_block_has_its_own_files_and_tags(tmp_path):
+  # Two sample-scoring blocks: the main one and evals.train_ref against
+  # the training split, on different schedules.
+  workdir = tmp_path / "run"
+  config = _eval_config(**{"eval.every_steps": 4})
+  extra = config.eval.copy_and_resolve_references()
+  extra.update({"every_steps": 2, "reference": "fashion_mnist:train"})
+  del extra["best_metric"]
+  config.evals.train_ref = extra
+  _train(config, workdir)
+  files = workdir / "eval" / "train_ref"
+  assert sorted(p.name for p in files.iterdir()) == [
+    "step_2.json",
+    "step_4.json",
+  ]
+  result = json.loads((files / "step_4.json").read_text())
+  main = json.loads(
+    (workdir / "eval" / "during_training" / "step_4.json").read_text()
+  )
+  assert result["reference"] == "fashion_mnist:train"
+  assert main["reference"] == "fashion_mnist:test"
+  assert result["fd_fmnist"] != main["fd_fmnist"]
+
+
+def test_forgetting_variant_probes_ten_times():
+  from configs import fashion_mnist_gan  # pylint: disable=g-import-not-at-top
+  from configs import fashion_mnist_ssgan  # pylint: disable=g-import-not-at-top
+
+  for module in (fashion_mnist_ssgan, fashion_mnist_gan):
+    base = module.get_config()
+    c = module.get_config("forgetting")
+    assert c.total_steps == 4 * base.total_steps
+    assert c.evals.probe.every_steps == c.total_steps // 10
+    assert c.eval.every_steps == c.evals.probe.every_steps
+    config_lib.validate(c)

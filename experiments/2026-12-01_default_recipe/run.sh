@@ -107,6 +107,17 @@ case "$name" in
     # Round 4: a stronger D at n_dis 1's speed: D at 4x G's rate (2.4e-3).
     over=(--config.optimizer.d.learning_rate=2.4e-3)
     ;;
+  ndis2_b48_ema)
+    # Round 5: ndis2_b48 with an EMA of G (decay 0.995, a ~200-step
+    # horizon, from step 1,000) sampled with standing statistics; the live
+    # weights of the same checkpoints are scored too (--weights live), so
+    # the EMA's effect is a paired comparison within one run.
+    over=(
+      --config.disc_iters=2 --config.batch_size=48
+      --config.ema.decay=0.995 --config.ema.start_step=1000
+      --config.ema.bn_stats=standing
+    )
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -118,7 +129,7 @@ case "$name" in
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
       "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
-      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x default" >&2
+      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x ndis2_b48_ema default" >&2
     exit 2
     ;;
 esac

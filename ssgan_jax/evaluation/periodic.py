@@ -1,38 +1,49 @@
-"""Evaluation during training: score G every `eval.every_steps`, keep the best.
+"""Evaluation during training: score the run on each block's schedule.
 
-  evaluator = periodic.PeriodicEvaluator(config, comps, mesh, workdir)
-  if evaluator.due(step, total):
-    result = evaluator.run(state, step, writer)
+  evaluations = periodic.make_all(config, comps, mesh, workdir, scorers)
+  for e in evaluations:
+    if e.due(step, total):
+      result = e.run(state, step, writer)
 
-At each evaluation every process samples `eval.num_samples` images with the
-same jitted, mesh-sharded sampler as `python -m ssgan_jax.evaluate` (fixed
-codes from `eval.seed`, so curves compare like with like), the evaluator
-named by `eval.evaluator` scores them, and
+Every evaluation block of the config (evaluators.blocks: the main `eval`
+and each `evals.<name>`) with every_steps > 0 is one `PeriodicEvaluator`.
+A block whose evaluator scores samples has every process draw
+`num_samples` images with the same jitted, mesh-sharded sampler as `python
+-m ssgan_jax.evaluate` (fixed codes from its `seed`, so curves compare like
+with like) and score them; a block whose evaluator reads the state (the
+probe) scores the state itself. Then
 
 - the full result goes to `<workdir>/eval/during_training/step_<N>.json`
-  (the format of the command-line evaluator, which writes its usually
-  larger evaluations to `<workdir>/eval/step_<N>.json`),
-- the metrics listed in `eval.metrics` go to TensorBoard as `eval/<name>`,
-- when `eval.best_metric` improves, the whole state is saved to
-  `<workdir>/best_checkpoint/<N>` (Orbax, one kept; the previous best is only
-  removed after the new one is complete) and `<workdir>/eval/best.json`
-  records {metric, mode, value, step} for people and tools.
+  for the main block (the format of the command-line evaluator, which
+  writes its usually larger evaluations to `<workdir>/eval/step_<N>.json`)
+  and to `<workdir>/eval/<name>/step_<N>.json` for `evals.<name>`,
+- the block's `metrics` go to TensorBoard: `eval/<metric>` for the main
+  block, `<name>/<metric>` for the others (a metric that already starts
+  with `<name>/`, as the probe's `probe/block4/top1_test` under block
+  `probe`, keeps its name); a probe block with no `metrics` logs every
+  block's test top-1 and every ssl head's top-1,
+- when the main block's `eval.best_metric` improves, the whole state is
+  saved to `<workdir>/best_checkpoint/<N>` (Orbax, one kept; the previous
+  best is only removed after the new one is complete) and
+  `<workdir>/eval/best.json` records {metric, mode, value, step} for people
+  and tools.
 
 A resumed run takes the best so far from what is on disk for certain: the
 step of the checkpoint in `best_checkpoint/` and that step's score in
 `eval/during_training/` (written before the save began), so a stop between
 the save and best.json cannot make it forget or misname the best. An
 evaluation that a stop cut short (or the final one) runs again at the start
-of the resumed run (`resume`). On several processes, process 0 reads the
-files and decides "better or not"; the others follow its answer, so all of
-them take part in the same saves.
+of the resumed run (`resume`), block by block. On several processes,
+process 0 reads the files and decides "better or not"; the others follow
+its answer, so all of them take part in the same saves.
 
 The evaluators themselves (a registry by name, the metrics with their
-better-direction, the eval block's checks) are in `evaluators.py`.
+better-direction, the eval blocks' checks) are in `evaluators.py`.
 """
 
 import json
 import pathlib
+import re
 
 import jax
 import ml_collections
@@ -47,6 +58,9 @@ from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import evaluators
 
+# The probe's top-1 metrics: every block's test top-1 and every ssl head's.
+_TOP1 = re.compile(r"probe/(block[0-9]+/top1_test|\w+/top1)")
+
 
 class PeriodicEvaluator:
   """Samples, scores, logs and keeps the best checkpoint during training."""
@@ -58,16 +72,23 @@ class PeriodicEvaluator:
     mesh,
     workdir: pathlib.Path,
     score,
+    field: str = evaluators.MAIN,
   ):
-    """`score` is `evaluators.make_scorer(config)`, built before the
-    workdir is."""
-    self.config = config.eval
+    """`score` is `evaluators.build(config, field)`, built before the
+    workdir is; `field` names the block ("eval" or "evals.<name>")."""
+    self.field = field
+    self.config = evaluators.block_of(config, field)
+    self.reads = evaluators.EVALUATORS.get(self.config.evaluator).reads
     self.comps = comps
     self.mesh = mesh
     self.workdir = pathlib.Path(workdir)
     self.is_main = jax.process_index() == 0
     self.score = score
-    self.metric = self.config.best_metric
+    main = field == evaluators.MAIN
+    # Where results go and how TensorBoard names them.
+    self.name = "during_training" if main else field[len("evals.") :]
+    self.tag = "eval" if main else self.name
+    self.metric = self.config.best_metric if main else ""
     self.mode = (
       evaluators.metric_mode(config, self.metric) if self.metric else "min"
     )
@@ -83,7 +104,7 @@ class PeriodicEvaluator:
       self._load_best()
 
   def _result_path(self, step: int) -> pathlib.Path:
-    return self.workdir / "eval" / "during_training" / f"step_{step}.json"
+    return self.workdir / "eval" / self.name / f"step_{step}.json"
 
   def _read_best(self) -> tuple[float, int] | None:
     """(value, step) of the kept best checkpoint, from the files on disk."""
@@ -147,42 +168,26 @@ class PeriodicEvaluator:
     (evaluations included), stored with the result for curves against
     wall-clock time.
     """
-    if self._sampler is None:
-      self._sampler = sampling.make_sampler(
-        self.comps, self.mesh, self.config.batch_size
-      )
-    samples = sampling.generate(
-      self.comps,
-      state,
-      self.mesh,
-      self.config.num_samples,
-      self.config.batch_size,
-      seed=self.config.seed,
-      progress=False,
-      sampler=self._sampler,
-    )
-    if not np.all(np.isfinite(samples)):
-      raise errors.UserError(
-        f"G produces non-finite images at step {step}; training stopped."
-        " Lower the learning rates or check the data."
-      )
-    result = self.score(samples)
+    if self.reads == "samples":
+      result = self._score_samples(state, step)
+    else:
+      result = {
+        **self.score(self.comps, state, self.mesh),
+        "evaluator": self.config.evaluator,
+      }
     result = {
       **result,
-      "source": "generator",
       "workdir": str(self.workdir),
       "step": step,
-      "generator_weights": sampling.generator_weights(self.comps, state),
-      "sample_seed": self.config.seed,
-      "sample_batch_size": self.config.batch_size,
       "during_training": True,
     }
     if train_wall_s is not None:
       result["train_wall_s"] = float(train_wall_s)
+    logged = self._logged(result)
     if self.is_main:
       atomic.write_json(self._result_path(step), result)
       writer.write_scalars(
-        step, {f"eval/{m}": float(result[m]) for m in self.config.metrics}
+        step, {self._tag(m): float(result[m]) for m in logged}
       )
     if self.metric:
       # Process 0's value and verdict, so that every process saves or not.
@@ -204,11 +209,52 @@ class PeriodicEvaluator:
         self._write_best_json()
       writer.write_scalars(step, {f"eval/best_{self.metric}": self.best})
     logging.info(
-      "Eval at step %d: %s",
+      "Eval %s at step %d: %s",
+      self.field,
       step,
-      ", ".join(f"{m}={float(result[m]):.4g}" for m in self.config.metrics),
+      ", ".join(f"{m}={float(result[m]):.4g}" for m in logged),
     )
     return result
+
+  def _score_samples(self, state: state_lib.GANState, step: int) -> dict:
+    if self._sampler is None:
+      self._sampler = sampling.make_sampler(
+        self.comps, self.mesh, self.config.batch_size
+      )
+    samples = sampling.generate(
+      self.comps,
+      state,
+      self.mesh,
+      self.config.num_samples,
+      self.config.batch_size,
+      seed=self.config.seed,
+      progress=False,
+      sampler=self._sampler,
+    )
+    if not np.all(np.isfinite(samples)):
+      raise errors.UserError(
+        f"G produces non-finite images at step {step}; training stopped."
+        " Lower the learning rates or check the data."
+      )
+    return {
+      **self.score(samples),
+      "source": "generator",
+      "generator_weights": sampling.generator_weights(self.comps, state),
+      "sample_seed": self.config.seed,
+      "sample_batch_size": self.config.batch_size,
+    }
+
+  def _logged(self, result: dict) -> list[str]:
+    """The result's metrics that go to TensorBoard and the log line."""
+    if self.config.metrics or self.reads == "samples":
+      return list(self.config.metrics)
+    # A probe block without `metrics`: every top-1 it reports.
+    return sorted(k for k in result if _TOP1.fullmatch(k))
+
+  def _tag(self, metric: str) -> str:
+    if metric.startswith(self.tag + "/"):
+      return metric
+    return f"{self.tag}/{metric}"
 
   def resume(self, state: state_lib.GANState, step: int, total: int, writer):
     """At the start of a resumed run: the evaluation of `step`, if it is due
@@ -227,3 +273,27 @@ class PeriodicEvaluator:
     if self.best_ckpt is not None:
       self.best_ckpt.wait()
       self.best_ckpt.close()
+
+
+def make_all(
+  config: ml_collections.ConfigDict,
+  comps: state_lib.Components,
+  mesh,
+  workdir: pathlib.Path,
+  scorers: dict,
+) -> list[PeriodicEvaluator]:
+  """One PeriodicEvaluator per active block; `scorers` is `build_all`'s."""
+  return [
+    PeriodicEvaluator(config, comps, mesh, workdir, score, field)
+    for field, score in scorers.items()
+  ]
+
+
+def build_all(config: ml_collections.ConfigDict) -> dict:
+  """Field -> built scorer of every active block (evaluators.active), in the
+  order the blocks run: each reads its files now, before the workdir is
+  written."""
+  return {
+    field: evaluators.build(config, field)
+    for field in evaluators.active(config)
+  }

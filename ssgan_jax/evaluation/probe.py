@@ -22,6 +22,7 @@ Everything is deterministic: full-batch L-BFGS from zero weights on a
 strictly convex objective (l2 > 0), with no sampling anywhere.
 """
 
+import dataclasses
 import functools
 import os
 import pathlib
@@ -440,6 +441,179 @@ def load_labelled(dc, split: str, limit: int | None = None, workdir=None):
   return input_pipeline.to_float(images), labels
 
 
+@dataclasses.dataclass(frozen=True)
+class ProbeData:
+  """The labelled real images a probe fits on and scores on."""
+
+  train_images: np.ndarray  # float [N, H, W, C] in [-1, 1]
+  train_labels: np.ndarray  # int32 [N]
+  test_images: np.ndarray  # float [M, H, W, C]
+  test_labels: np.ndarray  # int32 [M]
+  num_classes: int
+  train_split: str  # "<dataset>:<split>"
+  test_split: str
+
+
+def load_probe_data(
+  config, train_limit: int | None, test_limit: int | None, workdir=None
+) -> ProbeData:
+  """dataset.split to fit on and dataset.eval_split to score on, both read
+  as evaluation reads real images; one-line UserErrors (unlabelled images,
+  a missing split)."""
+  dc = config.dataset
+  train_images, train_y = load_labelled(dc, dc.split, train_limit, workdir)
+  test_images, test_y = load_labelled(dc, dc.eval_split, test_limit, workdir)
+  # The label set comes from the config or the train split, never the test
+  # split (a test label the probe never saw simply counts as wrong).
+  num_classes = dc.num_classes or int(train_y.max()) + 1
+  return ProbeData(
+    train_images,
+    train_y,
+    test_images,
+    test_y,
+    num_classes,
+    f"{dc.name}:{dc.split}",
+    f"{dc.name}:{dc.eval_split}",
+  )
+
+
+def probe_state(
+  comps: state_lib.Components,
+  state: state_lib.GANState,
+  mesh,
+  data: ProbeData,
+  batch_size: int,
+  l2: float = DEFAULT_L2,
+  max_steps: int = DEFAULT_MAX_STEPS,
+  tol: float = DEFAULT_TOL,
+  progress: bool = False,
+) -> dict | None:
+  """Probes the D of `state` on `data`; None when D's features are not finite.
+
+  Returns the flat dict `probe_workdir` documents, without `workdir` and
+  `step`.
+  """
+  _check_batch_size(batch_size, mesh)
+  n_train = len(data.train_images)
+  start = time.perf_counter()
+  # One pass over both splits: one compile, one progress bar.
+  feats = extract_block_features(
+    comps,
+    state,
+    np.concatenate([data.train_images, data.test_images]),
+    batch_size,
+    mesh,
+    progress,
+  )
+  seconds_features = time.perf_counter() - start
+  if not all(np.all(np.isfinite(f)) for f in feats):
+    return None
+
+  result = {}
+  start = time.perf_counter()
+  for i, f in enumerate(feats, start=1):
+    fit = fit_linear_probe(
+      f[:n_train],
+      data.train_labels,
+      f[n_train:],
+      data.test_labels,
+      data.num_classes,
+      l2,
+      max_steps,
+      tol,
+    )
+    result.update({f"probe/block{i}/{k}": v for k, v in fit.items()})
+  seconds_fit = time.perf_counter() - start
+
+  start = time.perf_counter()
+  for task in comps.tasks:  # the config's ssl tasks, each with its head
+    result[f"probe/{task.name}/top1"] = ssl_head_accuracy(
+      comps, state, data.test_images, batch_size, mesh, task.name, progress
+    )
+  seconds_heads = time.perf_counter() - start
+
+  result.update(
+    {
+      "num_blocks": len(feats),
+      "ssl_tasks": [t.name for t in comps.tasks],
+      "num_classes": data.num_classes,
+      "num_train": n_train,
+      "num_test": len(data.test_images),
+      "train_split": data.train_split,
+      "test_split": data.test_split,
+      "features": "global average pool of each D block's output, frozen D"
+      " (train=False), standardised with train-split mean/std",
+      "classifier": "multinomial logistic regression, full-batch L-BFGS",
+      "l2": l2,
+      "max_steps": max_steps,
+      "tol": tol,
+      "batch_size": batch_size,
+      "seconds": {
+        "features": round(seconds_features, 2),
+        "fit": round(seconds_fit, 2),
+        "ssl_heads": round(seconds_heads, 2),
+      },
+    }
+  )
+  return result
+
+
+def num_blocks(comps: state_lib.Components) -> int:
+  """How many blocks D has (shapes only: nothing is computed)."""
+  dc = comps.config.dataset
+  abstract = jax.eval_shape(
+    functools.partial(state_lib.init_state, comps), jax.random.key(0)
+  )
+  images = jax.ShapeDtypeStruct(
+    (1, dc.image_size, dc.image_size, dc.channels), jnp.float32
+  )
+  feats = jax.eval_shape(
+    functools.partial(_block_features, comps.discriminator),
+    abstract.d.params,
+    abstract.d.variables,
+    images,
+  )
+  return len(feats)
+
+
+def make_state_scorer(
+  config,
+  field: str,
+  batch_size: int,
+  train_limit: int | None,
+  test_limit: int | None,
+):
+  """The probe as an evaluator during training (evaluators.py, "probe").
+
+  Reads the labelled splits now (so a run without labels fails before it
+  writes anything) and checks that the block's metrics name blocks D has;
+  returns `score(comps, state, mesh) -> dict`.
+  """
+  data = load_probe_data(config, train_limit, test_limit)
+  comps = state_lib.build_components(config)
+  blocks = num_blocks(comps)
+  from ssgan_jax.evaluation import evaluators  # pylint: disable=g-import-not-at-top
+
+  for metric in evaluators.block_of(config, field).metrics:
+    parts = metric.split("/")
+    if parts[1].startswith("block") and int(parts[1][5:]) > blocks:
+      raise errors.ConfigError(
+        f"{field}.metrics names {metric!r}, but D has {blocks} blocks"
+        f" (probe/block1 .. probe/block{blocks})."
+      )
+
+  def score(comps, state, mesh) -> dict:
+    result = probe_state(comps, state, mesh, data, batch_size)
+    if result is None:
+      raise errors.UserError(
+        f"D gives non-finite features at step {int(state.step)}; training"
+        " stopped. Lower the learning rates or check the data."
+      )
+    return result
+
+  return score
+
+
 def probe_workdir(
   workdir: str | os.PathLike,
   step: int | None = None,
@@ -489,76 +663,16 @@ def probe_workdir(
   state, step, mesh = loaded.state, loaded.step, loaded.mesh
   _check_batch_size(batch_size, mesh)
 
-  # Fit on the training split, score on the evaluation split, both read
-  # as evaluation reads real images.
-  dc = config.dataset
-  train_split, test_split = dc.split, dc.eval_split
-  train_images, train_y = load_labelled(dc, train_split, train_limit, workdir)
-  test_images, test_y = load_labelled(dc, test_split, test_limit, workdir)
-  # The label set comes from the config or the train split, never the test
-  # split (a test label the probe never saw simply counts as wrong).
-  num_classes = dc.num_classes or int(train_y.max()) + 1
-  n_train = len(train_images)
-
-  start = time.perf_counter()
-  # One pass over both splits: one compile, one progress bar.
-  feats = extract_block_features(
-    comps,
-    state,
-    np.concatenate([train_images, test_images]),
-    batch_size,
-    mesh,
-    progress,
+  data = load_probe_data(config, train_limit, test_limit, workdir)
+  result = probe_state(
+    comps, state, mesh, data, batch_size, l2, max_steps, tol, progress
   )
-  seconds_features = time.perf_counter() - start
-  if not all(np.all(np.isfinite(f)) for f in feats):
+  if result is None:
     raise errors.UserError(
       f"D at step {step} of {workdir} gives non-finite features; the run"
       " diverged before this checkpoint, probe an earlier --step."
     )
-
-  result = {}
-  start = time.perf_counter()
-  for i, f in enumerate(feats, start=1):
-    fit = fit_linear_probe(
-      f[:n_train], train_y, f[n_train:], test_y, num_classes, l2, max_steps, tol
-    )
-    result.update({f"probe/block{i}/{k}": v for k, v in fit.items()})
-  seconds_fit = time.perf_counter() - start
-
-  start = time.perf_counter()
-  for task in comps.tasks:  # the config's ssl tasks, each with its head
-    result[f"probe/{task.name}/top1"] = ssl_head_accuracy(
-      comps, state, test_images, batch_size, mesh, task.name, progress
-    )
-  seconds_heads = time.perf_counter() - start
-
-  reference = dc.name
-  result.update(
-    {
-      "workdir": str(workdir),
-      "step": step,
-      "num_blocks": len(feats),
-      "ssl_tasks": [t.name for t in comps.tasks],
-      "num_classes": num_classes,
-      "num_train": n_train,
-      "num_test": len(test_images),
-      "train_split": f"{reference}:{train_split}",
-      "test_split": f"{reference}:{test_split}",
-      "features": "global average pool of each D block's output, frozen D"
-      " (train=False), standardised with train-split mean/std",
-      "classifier": "multinomial logistic regression, full-batch L-BFGS",
-      "l2": l2,
-      "max_steps": max_steps,
-      "tol": tol,
-      "batch_size": batch_size,
-      "seconds": {
-        "features": round(seconds_features, 2),
-        "fit": round(seconds_fit, 2),
-        "ssl_heads": round(seconds_heads, 2),
-      },
-    }
-  )
+  result.update({"workdir": str(workdir), "step": step})
   path = result_path(workdir, step)
   try:
     atomic.write_json(path, result)

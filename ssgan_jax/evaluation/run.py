@@ -209,6 +209,7 @@ def evaluate_workdir(
   inception_weights: str | None = None,
   reference_stats: str | None = None,
   ema_bn_stats: str | None = None,
+  live_weights: bool = False,
 ) -> tuple[dict, pathlib.Path]:
   """Samples a run's checkpoint and scores the samples.
 
@@ -231,12 +232,16 @@ def evaluate_workdir(
       default the run's eval.inception_weights / eval.reference_stats.
     ema_bn_stats: how an EMA G normalises its samples
       (state.EMA_BN_STATS); default the run's ema.bn_stats.
+    live_weights: sample G's live weights even when the run keeps an EMA.
 
   Returns:
     (result, path): the evaluator's dict plus the run's `workdir`, `step`
     and how the images were made, and the JSON file it was written to,
     `<workdir>/eval/step_<step>.json` (fmnist) or
-    `<workdir>/eval/inception_step_<step>.json`.
+    `<workdir>/eval/inception_step_<step>.json`; with `live_weights` the
+    names start with `live_`, with `ema_bn_stats` with `ema_<stats>_`
+    (e.g. `ema_batch_step_<step>.json`), so that they do not replace the
+    scores of G sampled as the run's config says.
 
   Raises:
     errors.UserError: one line for every problem with the arguments, the
@@ -246,9 +251,17 @@ def evaluate_workdir(
     raise errors.UserError(
       f"--evaluator={evaluator!r} is unknown; known: {', '.join(EVALUATORS)}."
     )
+  if evaluator is not None and evaluators.EVALUATORS.get(evaluator).reads != (
+    "samples"
+  ):
+    raise errors.UserError(
+      f"--evaluator={evaluator!r} scores no samples; use probe.probe_workdir"
+      " (python -m ssgan_jax.evaluate --evaluator probe)."
+    )
   if batch_size is None:
     batch_size = sampling.default_batch_size()
   check_sampling(num_samples, batch_size)
+  workdir_lib.check_weights_flags(live_weights, ema_bn_stats)
   workdir, config, comps = workdir_lib.load_components(workdir, ema_bn_stats)
   if evaluator is None:
     fmnist_run = config.dataset.name == "fashion_mnist"
@@ -292,7 +305,15 @@ def evaluate_workdir(
       return fid.evaluate_images(images, stats, variables)
 
     name = "inception_step_{}.json"
-  run = workdir_lib.load(workdir, step, best, (workdir, config, comps))
+  # Scores of G sampled otherwise than the run's config says are kept
+  # apart from the run's own.
+  if live_weights:
+    name = "live_" + name
+  elif ema_bn_stats is not None:
+    name = f"ema_{ema_bn_stats}_" + name
+  run = workdir_lib.load(
+    workdir, step, best, (workdir, config, comps), live=live_weights
+  )
   state, step = run.state, run.step
   sampling.warn_small_ema_batch(comps, state, batch_size)
   samples = sampling.generate(
@@ -319,6 +340,7 @@ def evaluate_workdir(
     "sample_batch_size": batch_size,
   }
   path = workdir / "eval" / name.format(step)
+  result["result_file"] = str(path)
   try:
     atomic.write_json(path, result)
   except OSError as e:
@@ -345,6 +367,7 @@ def evaluate(
   inception_weights: str | None = None,
   reference_stats: str | None = None,
   ema_bn_stats: str | None = None,
+  live_weights: bool = False,
 ) -> dict:
   """What `python -m ssgan_jax.evaluate` does; None means "flag not given".
 
@@ -369,6 +392,7 @@ def evaluate(
         ("inception_weights", inception_weights),
         ("reference_stats", reference_stats),
         ("ema_bn_stats", ema_bn_stats),
+        ("live_weights", live_weights or None),
       )
       if v is not None
     ]
@@ -393,6 +417,7 @@ def evaluate(
     inception_weights=inception_weights,
     reference_stats=reference_stats,
     ema_bn_stats=ema_bn_stats,
+    live_weights=live_weights,
   )
   return result
 
@@ -406,8 +431,7 @@ def summary(result: dict) -> str:
         f" {result['step']} (G weights: {result['generator_weights']})"
         f" against {result['reference']}.",
         fid.summary(result),
-        f"Written to {result['workdir']}/eval/inception_step_"
-        f"{result['step']}.json.",
+        f"Written to {result['result_file']}.",
       ]
     )
   n, ref = result["num_images"], result["reference"]
@@ -433,8 +457,6 @@ def summary(result: dict) -> str:
     f" {result['min_class_fraction']:.3f}  {tag}",
     f"  is_fmnist   {result['is_fmnist']:.4f}  {tag}",
   ]
-  if "step" in result:
-    lines.append(
-      f"Written to {result['workdir']}/eval/step_{result['step']}.json."
-    )
+  if "result_file" in result:
+    lines.append(f"Written to {result['result_file']}.")
   return "\n".join(lines)
