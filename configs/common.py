@@ -183,6 +183,10 @@ def quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.eval.every_steps = 0
   for block in c.evals.values():
     block.every_steps = 0
+  # No EMA, and one that starts at once when a test turns it on: in a few
+  # steps the default's (from step 1,000) would only copy G.
+  c.ema.decay = 0.0
+  c.ema.start_step = 0
   # Every image gets all its views, so that batch 8 splits over up to 8
   # devices (a fraction 1/n needs batch_size % (devices * n) == 0).
   for task in c.ssl.values():

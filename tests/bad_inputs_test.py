@@ -29,7 +29,20 @@ from ssgan_jax.ssl import rotation
 
 DOC = pathlib.Path(REPO) / "docs" / "errors.md"
 
+
 # (input as a user writes it, config overrides, expected message fragment)
+def _probe_block(metric: str) -> dict:
+  """A probe block on small splits whose `metrics` names `metric`."""
+  return {
+    "evaluator": "probe",
+    "every_steps": 2,
+    "batch_size": 16,
+    "train_limit": 64,
+    "test_limit": 0,
+    "metrics": (metric,),
+  }
+
+
 CONFIG_CASES = [
   (
     "--config.batch_size=0",
@@ -265,30 +278,12 @@ CONFIG_CASES = [
   ),
   (
     "evals.probe naming a block D does not have",
-    {
-      "evals.probe": {
-        "evaluator": "probe",
-        "every_steps": 2,
-        "batch_size": 16,
-        "train_limit": 64,
-        "test_limit": 0,
-        "metrics": ("probe/block7/top1_test",),
-      }
-    },
+    {"evals.probe": _probe_block("probe/block7/top1_test")},
     "evals.probe.metrics names 'probe/block7/top1_test', but D has 4 blocks",
   ),
   (
     "evals.probe naming an ssl task the run does not have",
-    {
-      "evals.probe": {
-        "evaluator": "probe",
-        "every_steps": 2,
-        "batch_size": 16,
-        "train_limit": 64,
-        "test_limit": 0,
-        "metrics": ("probe/jigsaw/top1",),
-      }
-    },
+    {"evals.probe": _probe_block("probe/jigsaw/top1")},
     "evals.probe.metrics has unknown metric(s) ['probe/jigsaw/top1']",
   ),
   (

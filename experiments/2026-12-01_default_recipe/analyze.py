@@ -74,6 +74,12 @@ def ours(run: pathlib.Path) -> dict:
     "steps": final["step"] if final else (curve[-1][2] if curve else None),
     "minutes": curve[-1][0] if curve else None,
     "final": final,
+    # An EMA run's live G on the same checkpoint (run.sh: --live_weights).
+    "final_live": (
+      _json(run / "final_eval_live.json")
+      if (run / "final_eval_live.json").exists()
+      else None
+    ),
     "recipe": {
       "batch_size": config["batch_size"],
       "disc_iters": config["disc_iters"],
@@ -131,7 +137,14 @@ def table(runs: list[dict]) -> str:
     " | TV to uniform | rarest class |\n" + "|---" * 10 + "|\n"
   )
   rows = []
+  shown = []
   for r in runs:
+    shown.append(r)
+    if r.get("final_live"):
+      shown.append(
+        {**r, "name": f"{r['name']} (live G)", "final": r["final_live"]}
+      )
+  for r in shown:
     f = r["final"] or {}
     cells = [f"{f[m]:.3f}" if m in f else "-" for m in METRICS]
     if "fd_fmnist" in f:
@@ -146,7 +159,7 @@ def table(runs: list[dict]) -> str:
   hist = ["", "Class histogram of the final 10k samples (%):", ""]
   hist.append("| run | " + " | ".join(CLASSES) + " |")
   hist.append("|---" * (len(CLASSES) + 1) + "|")
-  for r in runs:
+  for r in shown:
     f = r["final"] or {}
     if "class_fractions" in f:
       hist.append(

@@ -118,6 +118,15 @@ case "$name" in
       --config.ema.bn_stats=standing
     )
     ;;
+  ndis2_b48_ema_seed1)
+    # Round 5: ndis2_b48_ema with another seed (initial weights, data
+    # order, codes), for the seed-to-seed spread.
+    over=(
+      --config.disc_iters=2 --config.batch_size=48
+      --config.ema.decay=0.995 --config.ema.start_step=1000
+      --config.ema.bn_stats=standing --config.seed=1
+    )
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -129,7 +138,7 @@ case "$name" in
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
       "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
-      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x ndis2_b48_ema default" >&2
+      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x ndis2_b48_ema ndis2_b48_ema_seed1 default" >&2
     exit 2
     ;;
 esac
@@ -137,3 +146,8 @@ esac
 python -m ssgan_jax.main "${common[@]}" "${over[@]}" --workdir "$w"
 python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
   > "$w/final_eval.json"
+# An EMA run: its live G on the same checkpoint too (a paired comparison).
+if grep -q -- "--config.ema.decay=0.[0-9]" <<< "${over[*]}"; then
+  python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
+    --live_weights > "$w/final_eval_live.json"
+fi
