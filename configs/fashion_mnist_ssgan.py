@@ -3,7 +3,7 @@
   python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
       --workdir runs/fmnist_ssgan
 
-Hardware: 2 CPU cores. Runtime: about 18-20 minutes on a 2-core AMD EPYC VM
+Hardware: 2 CPU cores. Runtime: about 16-19 minutes on a 2-core AMD EPYC VM
 (1.6-1.9 G steps/s), longer on slower CPUs (README has the measured times).
 Expected: recognisable clothing of every class in workdir/samples/ (the last
 grid). Same SN-ResNet family and losses as the paper's CIFAR10 setting, but

@@ -23,6 +23,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from ssgan_jax import input_pipeline  # noqa: E402
+from ssgan_jax import preprocess  # noqa: E402
 from ssgan_jax.evaluation import fmnist  # noqa: E402
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 10_000, "Images per row.")
@@ -35,8 +36,8 @@ def image_sets(n: int, seed: int) -> dict[str, tuple[np.ndarray, str]]:
   rng = np.random.default_rng(seed)
   train_u8, train_y = input_pipeline.load_embedded("fashion_mnist", "train", 32)
   test_u8, _ = input_pipeline.load_embedded("fashion_mnist", "test", 32)
-  train = input_pipeline.to_float(train_u8)  # [60000, 32, 32, 1]
-  test = input_pipeline.to_float(test_u8)[:n]  # [10000, 32, 32, 1]
+  train = preprocess.to_float(train_u8)  # [60000, 32, 32, 1]
+  test = preprocess.to_float(test_u8)[:n]  # [10000, 32, 32, 1]
 
   def draw(pool: np.ndarray) -> tuple[np.ndarray, bool]:
     replace = len(pool) < n  # one class has only 6k train images

@@ -21,6 +21,7 @@ from absl import app
 from absl import flags
 
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax.evaluation import classifier
 
 _OUT = flags.DEFINE_string("out", None, "Destination .npz for the weights.")
@@ -61,7 +62,7 @@ def make_train_step(tx: optax.GradientTransformation):
 def accuracy(params, images_u8: np.ndarray, labels: np.ndarray) -> float:
   """Top-1 accuracy of `params` on uint8 [N, 32, 32, 1] images."""
   _, probs = classifier.features_and_probs(
-    params, input_pipeline.to_float(images_u8)
+    params, preprocess.to_float(images_u8)
   )
   return float((probs.argmax(-1) == labels).mean())
 
@@ -87,7 +88,7 @@ def train(
     perm = rng.permutation(len(train_x))
     for i in range(steps_per_epoch):
       idx = perm[i * batch_size : (i + 1) * batch_size]
-      images = input_pipeline.to_float(train_x[idx])  # [B, 32, 32, 1]
+      images = preprocess.to_float(train_x[idx])  # [B, 32, 32, 1]
       if flip:
         mirror = rng.random(batch_size) < 0.5
         images = np.where(

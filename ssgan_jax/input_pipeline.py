@@ -51,11 +51,6 @@ from ssgan_jax import state as state_lib
 EMBEDDED = ("fashion_mnist",)
 
 
-# Shared with record_source, which cannot import this module back.
-to_float = preprocess.to_float
-check_labels = preprocess.check_labels
-
-
 def pad_to(images: np.ndarray, size: int) -> np.ndarray:
   """Pads uint8 [N, h, w, C] with 0 (black background) to [N, size, size, C]."""
   n, h, w, c = images.shape
@@ -258,7 +253,7 @@ class ArraySource:
     exactly, on resume and across processes alike.
     """
     idx = self.indices(step)
-    images = to_float(self.images[idx])
+    images = preprocess.to_float(self.images[idx])
     if not with_labels:
       return images
     if self.labels is None:
@@ -369,7 +364,7 @@ def create_source(config: ml_collections.ConfigDict, workdir=None):
         f" dataset.channels={dc.channels}; set it to {images.shape[-1]}."
       )
     if conditional:
-      check_labels(labels, dc.num_classes, dc.name)
+      preprocess.check_labels(labels, dc.num_classes, dc.name)
     source = ArraySource(
       images,
       config.batch_size,

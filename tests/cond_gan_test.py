@@ -23,6 +23,7 @@ from ssgan_jax import config_lib
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
 from ssgan_jax import models
+from ssgan_jax import preprocess
 from ssgan_jax import sampling
 from ssgan_jax import state as state_lib
 from ssgan_jax import train_step
@@ -154,7 +155,7 @@ def test_source_from_config_matches_the_raw_split():
   x, y = src.host_batch(5, with_labels=True)
   idx = src.indices(5)
   np.testing.assert_array_equal(y, raw_labels[idx])
-  np.testing.assert_array_equal(x, input_pipeline.to_float(raw_images[idx]))
+  np.testing.assert_array_equal(x, preprocess.to_float(raw_images[idx]))
   # Unconditional runs keep the images-only default.
   plain = input_pipeline.create_source(tiny_config(**{"disc_iters": 2}))
   np.testing.assert_array_equal(plain.host_batch(5), x)

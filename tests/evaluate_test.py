@@ -16,6 +16,7 @@ from conftest import tiny_config
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax import sampling
 from ssgan_jax import train
 from ssgan_jax import workdir as workdir_lib
@@ -61,11 +62,11 @@ def test_cli_error_is_one_line(tmp_path):
 
 def test_28x28_images_are_padded_with_background(tmp_path):
   real = _real(8)
-  want = input_pipeline.to_float(input_pipeline.pad_to(real, 32))
+  want = preprocess.to_float(input_pipeline.pad_to(real, 32))
   cases = {
     "u8_nhwc": real,
     "u8_nhw": real[..., 0],
-    "f32_nhw": input_pipeline.to_float(real)[..., 0],
+    "f32_nhw": preprocess.to_float(real)[..., 0],
     "f64_32": want.astype(np.float64),
   }
   for name, images in cases.items():

@@ -10,6 +10,7 @@ import pytest
 
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax.evaluation import classifier
 from ssgan_jax.evaluation import fmnist
 from ssgan_jax.evaluation import metrics
@@ -205,7 +206,7 @@ def test_committed_weights_load():
 @pytest.fixture(scope="module")
 def test_images():
   images, labels = input_pipeline.load_embedded("fashion_mnist", "test", 32)
-  return input_pipeline.to_float(images[:2000]), labels[:2000]
+  return preprocess.to_float(images[:2000]), labels[:2000]
 
 
 def test_metrics_order_real_blurred_noisy(test_images):

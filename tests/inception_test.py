@@ -466,25 +466,13 @@ def test_command_line_make_stats_then_score(weights_path, images, tmp_path):
   imgs = tmp_path / "real.npz"
   np.savez(imgs, images=images[:2, ..., :1])  # grey: repeated to RGB
   ref = tmp_path / "ref.npz"
-  flags = dict(
-    inception=str(weights_path),
-    images=str(imgs),
-    stats=None,
-    make_stats=True,
-    out=str(ref),
-    keep_features="auto",
-    batch_size=_BATCH,
-    kid_subsets=10,
-    kid_subset_size=1000,
-    seed=0,
-    config=None,
-    split=None,
-    num_images=0,
-  )
-  made = fid.run(types.SimpleNamespace(**flags))
+  made = fid.run(_make_stats_flags(weights_path, ref, images=str(imgs)))
   assert made["n"] == 2 and made["kept_features"] and ref.is_file()
-  flags.update(make_stats=False, out=None, stats=str(ref))
-  result = fid.run(types.SimpleNamespace(**flags))
+  result = fid.run(
+    _make_stats_flags(
+      weights_path, None, images=str(imgs), make_stats=False, stats=str(ref)
+    )
+  )
   assert abs(result["fid"]) < 1e-2 and result["kid_subsets"] == 10
   proc = run_module(
     "ssgan_jax.evaluation.fid",
@@ -506,7 +494,7 @@ def _make_stats_flags(weights_path, out, **kw):
       "images": None,
       "stats": None,
       "make_stats": True,
-      "out": str(out),
+      "out": None if out is None else str(out),
       "keep_features": "auto",
       "batch_size": _BATCH,
       "kid_subsets": 10,

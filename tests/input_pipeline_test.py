@@ -10,6 +10,7 @@ from conftest import tiny_config
 from ssgan_jax import errors
 from ssgan_jax import fashion_mnist
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 
 
 def test_load_real_files():
@@ -24,7 +25,7 @@ def test_padding_and_scaling():
   images, _ = input_pipeline.load_embedded("fashion_mnist", "test", 32)
   assert images.shape == (10_000, 32, 32, 1)
   assert np.all(images[:, :2] == 0) and np.all(images[:, :, -2:] == 0)
-  f = input_pipeline.to_float(images[:5])
+  f = preprocess.to_float(images[:5])
   assert f.min() == -1.0 and f.max() <= 1.0  # background -> -1
 
 

@@ -133,6 +133,9 @@ case "$name" in
       --workdir "$w"
     python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
       > "$w/final_eval.json"
+    # The default keeps an EMA of G: its live G on the same checkpoint too.
+    python -m ssgan_jax.evaluate --workdir "$w" --num_samples 10000 \
+      --live_weights > "$w/final_eval_live.json"
     exit 0
     ;;
   *)

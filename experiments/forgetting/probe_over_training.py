@@ -4,6 +4,13 @@
       --runs runs/fashion_mnist_table1 --methods gan,ssgan \\
       --out_dir experiments/forgetting/results
 
+New runs need no script for this: `--config <fashion_mnist config>.py:forgetting`
+(or any config with a probe block, `config.evals.probe =
+common.probe_eval(N)`) probes D during training and writes
+`eval/probe/step_<N>.json` and TensorBoard `probe/block<i>/top1_test`. This
+script probes the checkpoints of runs that were trained without one (the
+committed results below).
+
 The paper's second forgetting experiment refits a linear probe on the
 discriminator's last-block features at regular intervals of GAN training:
 Uncond-GAN's accuracy falls late in training, as its D specialises on the

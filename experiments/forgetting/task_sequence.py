@@ -60,6 +60,7 @@ import optax  # noqa: E402
 
 from ssgan_jax import fashion_mnist  # noqa: E402
 from ssgan_jax import input_pipeline  # noqa: E402
+from ssgan_jax import preprocess  # noqa: E402
 from ssgan_jax import state as state_lib  # noqa: E402
 from ssgan_jax.models import layers  # noqa: E402
 from ssgan_jax.models import resnet32  # noqa: E402
@@ -171,7 +172,7 @@ def balanced_test_set(
     neg = by_class[neg_cls, rng.choice(m, half, replace=False)]
     images.append(np.concatenate([pos, neg]))
     labels.append(np.repeat(np.float32([1.0, 0.0]), half))
-  return input_pipeline.to_float(np.stack(images)), np.stack(labels)
+  return preprocess.to_float(np.stack(images)), np.stack(labels)
 
 
 def sample_batch(

@@ -178,7 +178,7 @@ def features_and_probs(
 
   Args:
     params: `FmnistCNN` parameters.
-    images: [N, 32, 32, 1] float in [-1, 1] (see `input_pipeline.to_float`).
+    images: [N, 32, 32, 1] float in [-1, 1] (see `preprocess.to_float`).
     batch_size: images per device call.
 
   Returns:
@@ -193,7 +193,7 @@ def features_and_probs(
   if not np.issubdtype(images.dtype, np.floating):
     raise errors.DataError(
       f"the Fashion-MNIST classifier takes float images in [-1, 1], got"
-      f" {images.dtype}; convert uint8 with input_pipeline.to_float."
+      f" {images.dtype}; convert uint8 with ssgan_jax.preprocess.to_float."
     )
   n = len(images)
   feats = np.empty((n, FEATURE_DIM), np.float32)

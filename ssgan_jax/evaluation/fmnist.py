@@ -20,6 +20,7 @@ import numpy as np
 
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax.evaluation import classifier as classifier_lib
 from ssgan_jax.evaluation import metrics
 
@@ -70,7 +71,7 @@ def _reference_features(split, clf, data_dir):
   images, _ = input_pipeline.load_embedded(
     "fashion_mnist", split, IMAGE_SIZE, data_dir
   )
-  feats, probs = clf.features_and_probs(input_pipeline.to_float(images))
+  feats, probs = clf.features_and_probs(preprocess.to_float(images))
   mu, sigma = metrics.feature_stats(feats)
   out = (feats, probs, mu, sigma)
   for a in out:
@@ -92,7 +93,7 @@ def _check_images(images: np.ndarray) -> np.ndarray:
   if not np.issubdtype(images.dtype, np.floating):
     raise errors.DataError(
       f"evaluate_images takes float images in [-1, 1], got {images.dtype};"
-      " convert uint8 with input_pipeline.to_float."
+      " convert uint8 with ssgan_jax.preprocess.to_float."
     )
   lo, hi = float(images.min()), float(images.max())
   if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -1.01 or hi > 1.01:

@@ -38,6 +38,7 @@ import tqdm
 from ssgan_jax import atomic
 from ssgan_jax import errors
 from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
@@ -101,7 +102,7 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     raise errors.UserError(
       "D takes float images [N, H, W, C] in [-1, 1], got"
       f" {images.dtype} {images.shape}; convert uint8 with"
-      " input_pipeline.to_float."
+      " ssgan_jax.preprocess.to_float."
     )
   return images
 
@@ -438,7 +439,7 @@ def load_labelled(dc, split: str, limit: int | None = None, workdir=None):
       f" dataset {dc.name!r} has unlabelled ones (a folder needs one"
       " sub-directory of images per class)."
     )
-  return input_pipeline.to_float(images), labels
+  return preprocess.to_float(images), labels
 
 
 @dataclasses.dataclass(frozen=True)

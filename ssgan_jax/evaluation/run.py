@@ -24,7 +24,7 @@ import numpy as np
 
 from ssgan_jax import atomic
 from ssgan_jax import errors
-from ssgan_jax import input_pipeline
+from ssgan_jax import preprocess
 from ssgan_jax import sampling
 from ssgan_jax import workdir as workdir_lib
 from ssgan_jax.evaluation import classifier
@@ -128,7 +128,7 @@ def check_images(images: np.ndarray, name: str = "images") -> np.ndarray:
       " numbers worth comparing)."
     )
   if not is_float:
-    return input_pipeline.to_float(_pad(images, 0))
+    return preprocess.to_float(_pad(images, 0))
   images = image_checks.checked_float_images(
     images, name, "the background must be -1"
   )
