@@ -23,7 +23,7 @@ reference statistics made for its dataset (docs/fid.md). The work is in
 linear probe on each D block's average-pooled features (any labelled
 dataset: fitted on dataset.split, scored on dataset.eval_split) and the
 accuracy of D's head of each ssl task, written to <workdir>/eval/probe_step_<step>.json (work
-in `ssgan_jax.evaluation.probe`; see docs/probe.md).
+in `ssgan_jax.evaluation.probe_run`; see docs/probe.md).
 """
 
 import json
@@ -154,10 +154,10 @@ def main(argv):
 
 
 def _probe():
-  from ssgan_jax.evaluation import probe  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import probe_run  # pylint: disable=g-import-not-at-top
 
   try:
-    result = probe.evaluate(
+    result = probe_run.evaluate(
       workdir=_WORKDIR.value,
       images=_IMAGES.value,
       step=_given(_STEP),
@@ -182,7 +182,7 @@ def _probe():
     )
   except errors.UserError as e:
     cli.fail(str(e))
-  print(probe.summary(result), file=sys.stderr)
+  print(probe_run.summary(result), file=sys.stderr)
   print(json.dumps(result, indent=2, sort_keys=True))
 
 

@@ -23,6 +23,7 @@ from ssgan_jax import errors
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import probe
+from ssgan_jax.evaluation import probe_run
 
 # --- Linear probe -------------------------------------------------------------
 
@@ -215,7 +216,7 @@ def test_bad_batch_size(tiny):
 )
 def test_bad_probe_flags(kwargs, fragment):
   with pytest.raises(errors.UserError) as e:
-    probe.evaluate(**kwargs)
+    probe_run.evaluate(**kwargs)
   assert fragment in str(e.value)
 
 
@@ -285,7 +286,7 @@ def test_probe_reads_its_splits_and_heads_from_the_config(tmp_path):
   config.ssl.ssgan_ms = {}
   config.dataset.eval_split = "train"  # any split the dataset has
   train.train_and_evaluate(config, str(workdir))
-  result = probe.probe_workdir(
+  result = probe_run.probe_workdir(
     workdir, train_limit=64, test_limit=32, batch_size=16, progress=False
   )
   assert result["ssl_tasks"] == ["rotation", "ssgan_ms"]
@@ -293,7 +294,7 @@ def test_probe_reads_its_splits_and_heads_from_the_config(tmp_path):
     assert 0.0 <= result[f"probe/{name}/top1"] <= 1.0
   assert result["test_split"] == "fashion_mnist:train"
   assert (result["num_train"], result["num_test"]) == (64, 32)
-  assert "ssgan_ms head  top1" in probe.summary(result)
+  assert "ssgan_ms head  top1" in probe_run.summary(result)
 
 
 def test_the_probe_refuses_unlabelled_images(monkeypatch):

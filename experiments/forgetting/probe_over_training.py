@@ -20,7 +20,7 @@ same from finished training runs rather than during training: for every
 `<method>_seed<k>` run under `--runs` whose final evaluation exists
 (`eval/step_<total_steps>.json`, written by
 experiments/fashion_mnist_table1/run_all.sh) and every checkpoint on the
-run's checkpoint grid it calls `probe.probe_workdir`, which fits one
+run's checkpoint grid it calls `probe_run.probe_workdir`, which fits one
 logistic regression per D block on average-pooled features (see
 ssgan_jax/evaluation/probe.py and docs/probe.md).
 
@@ -79,6 +79,7 @@ from ssgan_jax import sharding  # noqa: E402
 from ssgan_jax import state as state_lib  # noqa: E402
 from ssgan_jax import workdir as workdir_lib  # noqa: E402
 from ssgan_jax.evaluation import probe  # noqa: E402
+from ssgan_jax.evaluation import probe_run  # noqa: E402
 
 CSV_COLUMNS = ("method", "seed", "step", "block", "top1_test")
 # 10k of the 60k train images fit each probe and 5k of the 10k test images
@@ -206,7 +207,7 @@ def _read(path: pathlib.Path) -> dict | None:
 
 def cached_probe(run: pathlib.Path, step: int, wanted: dict) -> dict | None:
   """A probe of (run, step) made with `wanted` settings, if one is stored."""
-  for path in (probe.result_path(run, step), _own_path(run, step, wanted)):
+  for path in (probe_run.result_path(run, step), _own_path(run, step, wanted)):
     result = _read(path)
     if result is not None and matches(result, wanted):
       return result
@@ -300,7 +301,7 @@ def probe_step(
   result = cached_probe(run, step, wanted)
   if result is not None:
     return result, False
-  standard = probe.result_path(run, step)
+  standard = probe_run.result_path(run, step)
   # A probe with other settings at the standard path belongs to someone
   # else (e.g. a full-data Table 3 probe): keep it, keep ours beside it.
   other = standard.read_bytes() if standard.is_file() else None
@@ -310,7 +311,7 @@ def probe_step(
       standard if other is None else _own_path(run, 0, wanted), result
     )
   else:
-    result = probe.probe_workdir(
+    result = probe_run.probe_workdir(
       run,
       step=step,
       train_limit=train_limit,

@@ -255,6 +255,7 @@ def _probe_scorer(config: ml_collections.ConfigDict, field: str) -> Scorer:
     batch_size=block.batch_size,
     train_limit=block.train_limit or None,
     test_limit=block.test_limit or None,
+    metrics=tuple(block.metrics),
   )
 
 

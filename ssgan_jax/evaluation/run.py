@@ -255,7 +255,7 @@ def evaluate_workdir(
     "samples"
   ):
     raise errors.UserError(
-      f"--evaluator={evaluator!r} scores no samples; use probe.probe_workdir"
+      f"--evaluator={evaluator!r} scores no samples; use probe_run.probe_workdir"
       " (python -m ssgan_jax.evaluate --evaluator probe)."
     )
   if batch_size is None:
