@@ -38,7 +38,6 @@ from ssgan_jax import registry
 # reads="samples": scorer(images [N, H, W, C] in [-1, 1]) -> dict.
 # reads="state": scorer(comps, state, mesh) -> dict.
 Scorer = Callable[..., dict]
-READS = ("samples", "state")
 MAIN = "eval"  # the main block's field; further blocks are evals.<name>
 
 
@@ -60,16 +59,26 @@ class Evaluator:
     check: (config, field) -> None; one-line ConfigErrors from the config.
     reads: "samples" (the scorer takes G's images) or "state" (it takes
       the run's components, state and mesh).
+    mode_of: (config, metric) -> "min" / "max" / None, for evaluators whose
+      metric names follow a pattern (the probe's probe/block<i>/...);
+      default: looked up in `metrics`.
   """
 
   metrics: Mapping[str, str] | Callable[[ml_collections.ConfigDict], Mapping]
   build: Callable[[ml_collections.ConfigDict, str], Scorer]
   check: Callable[[ml_collections.ConfigDict, str], None] = _no_check
   reads: str = "samples"
+  mode_of: Callable[[ml_collections.ConfigDict, str], str | None] | None = None
 
   def metrics_of(self, config: ml_collections.ConfigDict) -> Mapping[str, str]:
     """The metrics this evaluator reports for `config`'s run."""
     return self.metrics(config) if callable(self.metrics) else self.metrics
+
+  def mode(self, config: ml_collections.ConfigDict, metric: str) -> str | None:
+    """ "min" / "max" for `metric`, None when this evaluator has no such."""
+    if self.mode_of is not None:
+      return self.mode_of(config, metric)
+    return self.metrics_of(config).get(metric)
 
 
 EVALUATORS: registry.Registry[Evaluator] = registry.Registry("evaluator")
@@ -266,6 +275,7 @@ EVALUATORS.register(
     build=_probe_scorer,
     check=_check_probe,
     reads="state",
+    mode_of=_probe_metric_mode,
   ),
 )
 
@@ -275,10 +285,7 @@ def metric_mode(
 ):
   """ "min" or "max": the direction in which `metric` of the block's
   evaluator improves; None when the evaluator reports no such metric."""
-  name = block_of(config, field).evaluator
-  if name == "probe":
-    return _probe_metric_mode(config, metric)
-  return EVALUATORS.get(name).metrics_of(config).get(metric)
+  return EVALUATORS.get(block_of(config, field).evaluator).mode(config, metric)
 
 
 def _positive_int(value) -> bool:
