@@ -127,6 +127,16 @@ case "$name" in
       --config.ema.bn_stats=standing --config.seed=1
     )
     ;;
+  ndis2_b48_ema998)
+    # Round 6 (the class-balance lever): ndis2_b48_ema with a longer EMA
+    # horizon (decay 0.998, ~500 steps, from step 1,000); paired with
+    # ndis2_b48_ema (same seed, one variable changed).
+    over=(
+      --config.disc_iters=2 --config.batch_size=48
+      --config.ema.decay=0.998 --config.ema.start_step=1000
+      --config.ema.bn_stats=standing
+    )
+    ;;
   default)
     # The chosen default as README command 1 runs it (its own step count).
     python -m ssgan_jax.main --config configs/fashion_mnist_ssgan.py \
@@ -141,7 +151,7 @@ case "$name" in
   *)
     echo "error: unknown candidate '$name'; known: mimicry" \
       "peer_recipe_ema ndis1_ttur_ema995 lr2x lr3x batch32 lr2x_batch32" \
-      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x ndis2_b48_ema ndis2_b48_ema_seed1 default" >&2
+      "ndis2 ndis2_decay1400 ndis2_b48 ndis1_d2x ndis2_b48_ema ndis2_b48_ema_seed1 ndis2_b48_ema998 default" >&2
     exit 2
     ;;
 esac
