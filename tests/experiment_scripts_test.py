@@ -133,3 +133,27 @@ def test_table1_collect_reads_the_run_files_unscaled(tmp_path):
   assert (row["probe_last"], row["probe_best"]) == (0.72, 0.72)
   assert row["rotation_acc"] == 0.58
   assert curves["ssgan"][3] == [(250, 400.0), (500, 300.0), (1000, 260.0)]
+
+
+def test_table1_curve_in_minutes_and_the_cond_gan_pairs(tmp_path):
+  run = tmp_path / "cgan_seed0"
+  (run / "eval" / "during_training").mkdir(parents=True)
+  (run / "eval" / "step_1800.json").write_text(
+    json.dumps({"num_images": 10000, "fd_fmnist": 30.0, "coverage_tv": 0.05})
+  )
+  for step, wall, fd in ((300, 150.0, 120.0), (600, 330.0, 80.0)):
+    (run / "eval" / "during_training" / f"step_{step}.json").write_text(
+      json.dumps({"step": step, "train_wall_s": wall, "fd_fmnist": fd})
+    )
+  rows, curves = ANALYZE.collect(tmp_path, "minutes")
+  # train_wall_s / 60: 150 s -> 2.5 min, 330 s -> 5.5 min.
+  assert curves["cgan"][0] == [(2.5, 120.0), (5.5, 80.0)]
+  rows.append(
+    {"method": "ssgan", "seed": 0, "fd_fmnist": 36.0, "coverage_tv": 0.12}
+  )
+  lines = {
+    ln.split(" | ")[0]: ln for ln in ANALYZE.paired_table(rows).splitlines()
+  }
+  # Cond-GAN - SS-GAN on seed 0: FD 30 - 36 = -6.0, TV 0.05 - 0.12.
+  assert "| 1 | -6.0 (-6.0) |" in lines["| Cond-GAN − SS-GAN"]
+  assert "-0.070 (-0.070)" in lines["| Cond-GAN − SS-GAN"]

@@ -3,6 +3,7 @@
 import json
 import threading
 
+import ml_collections
 import numpy as np
 import pytest
 from conftest import kept_checkpoints
@@ -50,6 +51,38 @@ def test_is_better():
   assert not evaluators.is_better(2.0, 2.0, "min")
   assert evaluators.is_better(3.0, 2.0, "max")
   assert not evaluators.is_better(1.0, 2.0, "max")
+
+
+def test_logged_metrics_and_block_names_come_from_the_evaluators_module():
+  result = {"b": 1.0, "a": 2.0}
+  block = ml_collections.ConfigDict({"metrics": []})
+  plain = evaluators.Evaluator(metrics={"a": "min", "b": "min"}, build=None)
+  assert plain.logged(block, result) == []  # logs what the block names
+  everything = evaluators.Evaluator(
+    metrics={"a": "min", "b": "min"}, build=None, default_logged=sorted
+  )
+  assert everything.logged(block, result) == ["a", "b"]
+  block.metrics = ["b"]
+  assert everything.logged(block, result) == ["b"]
+  probe = evaluators.EVALUATORS.get("probe")
+  block.metrics = []
+  assert probe.logged(
+    block,
+    {
+      "probe/block2/top1_test": 0.5,
+      "probe/block1/top1_test": 0.4,
+      "probe/block1/loss_test": 1.2,
+      "probe/rotation/top1": 0.9,
+      "num_blocks": 2,
+    },
+  ) == [
+    "probe/block1/top1_test",
+    "probe/block2/top1_test",
+    "probe/rotation/top1",
+  ]
+  assert evaluators.block_name("evals.probe") == "probe"
+  with pytest.raises(ValueError, match="names no block"):
+    evaluators.block_name("eval")
 
 
 def test_evaluates_logs_and_keeps_best_then_resumes(tmp_path):
@@ -296,9 +329,35 @@ def test_bad_eval_blocks_are_one_line():
     config_lib.validate(config)
 
 
-def test_a_second_sample_block_has_its_own_files_and_tags(tmp_path):
+@pytest.fixture
+def small_train_split(monkeypatch):
+  """The embedded train split cut to its first 2,000 images, for this test
+  only: its reference features at test compile settings would cost
+  minutes for the 60,000 (the cached features are dropped before and
+  after, so no other test sees the cut split)."""
+  from ssgan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from ssgan_jax.evaluation import fmnist  # pylint: disable=g-import-not-at-top
+
+  full = input_pipeline.load_embedded
+
+  def load(name, split, size, data_dir=""):
+    images, labels = full(name, split, size, data_dir)
+    return (
+      (images[:2000], labels[:2000]) if split == "train" else (images, labels)
+    )
+
+  fmnist._reference_features.cache_clear()  # pylint: disable=protected-access
+  monkeypatch.setattr(input_pipeline, "load_embedded", load)
+  yield
+  fmnist._reference_features.cache_clear()  # pylint: disable=protected-access
+
+
+def test_a_second_sample_block_has_its_own_files_and_tags(
+  tmp_path, small_train_split
+):
   # Two sample-scoring blocks: the main one and evals.train_ref against
   # the training split, on different schedules.
+  del small_train_split
   workdir = tmp_path / "run"
   config = _eval_config(**{"eval.every_steps": 4})
   extra = config.eval.copy_and_resolve_references()
@@ -317,6 +376,7 @@ def test_a_second_sample_block_has_its_own_files_and_tags(tmp_path):
   )
   assert result["reference"] == "fashion_mnist:train"
   assert main["reference"] == "fashion_mnist:test"
+  assert (result["num_reference"], main["num_reference"]) == (2000, 10000)
   assert result["fd_fmnist"] != main["fd_fmnist"]
 
 

@@ -1,17 +1,24 @@
-"""Tables and plots of the Fashion-MNIST reproduction from its run directories.
+"""Tables and plots of a Fashion-MNIST Table 1 from its run directories.
 
   python experiments/fashion_mnist_table1/analyze.py \
       --runs runs/fashion_mnist_table1 --out experiments/fashion_mnist_table1
+  python experiments/fashion_mnist_table1/analyze.py \
+      --runs experiments/2026-12-03_table1_default/results \
+      --out experiments/2026-12-03_table1_default --x minutes \
+      --title "Fashion-MNIST, default recipe (width 32, 1,800 steps)"
 
 Reads, for every `<method>_seed<k>` run that has finished:
   eval/step_<last>.json              final scores (10k samples vs test split)
-  eval/during_training/step_*.json   FD-FMNIST curve (2k samples)
+  eval/during_training/step_*.json   FD-FMNIST curve (the loop's samples)
   eval/probe_step_<last>.json        linear probe + rotation accuracy, if run
+  samples/*.png                      the sample grids (the last is shown)
 and writes
   results.csv        one row per run
   results.md         mean +- std over seeds per method, and differences
-                     paired by seed against Uncond-GAN and SS-GAN
-  fd_vs_step.png     FD-FMNIST against G steps, mean over seeds and range
+                     paired by seed against Uncond-GAN, SS-GAN and Cond-GAN
+  fd_vs_step.png     FD-FMNIST against G steps (--x steps) or training
+                     minutes (--x minutes: fd_vs_minutes.png), mean over
+                     seeds and range
   samples.png        the final sample grid of seed 0 of every method
 """
 
@@ -42,8 +49,10 @@ COLUMNS = (
   ("precision", "precision", "{:.3f}"),
   ("recall", "recall", "{:.3f}"),
   ("coverage_classes", "classes", "{:.1f}"),
+  ("coverage_tv", "class TV", "{:.3f}"),
+  ("min_class_fraction", "rarest class", "{:.3f}"),
   ("is_fmnist", "IS-FMNIST", "{:.2f}"),
-  ("best_fd_2k", "best FD (2k)", "{:.1f}"),
+  ("best_fd_2k", "best FD (in training)", "{:.1f}"),
   ("probe_last", "probe top-1 (block 4)", "{:.3f}"),
   ("probe_best", "probe top-1 (best block)", "{:.3f}"),
   ("rotation_acc", "rotation acc.", "{:.3f}"),
@@ -61,11 +70,14 @@ def _final(run: pathlib.Path):
   return step, json.loads((run / "eval" / f"step_{step}.json").read_text())
 
 
-def _curve(run: pathlib.Path):
+def _curve(run: pathlib.Path, x: str = "steps"):
+  """[(x, FD-FMNIST)] of the loop's evaluations; x is the G step or the
+  training minutes before the evaluation (train_wall_s)."""
   points = []
   for p in (run / "eval" / "during_training").glob("step_*.json"):
     r = json.loads(p.read_text())
-    points.append((r["step"], r["fd_fmnist"]))
+    at = r["step"] if x == "steps" else r["train_wall_s"] / 60.0
+    points.append((at, r["fd_fmnist"]))
   return sorted(points)
 
 
@@ -86,7 +98,7 @@ def _probe(run: pathlib.Path, step: int) -> dict:
   return out
 
 
-def collect(runs_dir: pathlib.Path):
+def collect(runs_dir: pathlib.Path, x: str = "steps"):
   rows, curves = [], collections.defaultdict(dict)
   for run in sorted(runs_dir.iterdir()):
     m = _RUN.match(run.name)
@@ -95,7 +107,7 @@ def collect(runs_dir: pathlib.Path):
     step, final = _final(run)
     if final is None:
       continue
-    curve = _curve(run)
+    curve = _curve(run, x)
     row = {
       "method": m["method"],
       "seed": int(m["seed"]),
@@ -144,9 +156,14 @@ PAIRS = (
   ("ssgan_sbn", "ssgan"),
   ("ssgan_ms", "ssgan"),
   ("ssgan_la", "ssgan"),
+  ("cgan", "gan"),
+  ("cgan", "ssgan"),
+  ("ssgan_sbn", "cgan"),
 )
 PAIRED_KEYS = (("fd_fmnist", "FD-FMNIST", "{:+.1f}"),) + tuple(
-  c for c in COLUMNS if c[0] in ("probe_last", "recall")
+  c
+  for c in COLUMNS
+  if c[0] in ("kid_mean", "precision", "recall", "coverage_tv", "probe_last")
 )
 
 
@@ -186,7 +203,9 @@ def paired_table(rows) -> str:
   return "\n".join(lines) + "\n"
 
 
-def plot_curves(curves, path: pathlib.Path) -> None:
+def plot_curves(
+  curves, path: pathlib.Path, x: str = "steps", title: str = ""
+) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
@@ -197,21 +216,25 @@ def plot_curves(curves, path: pathlib.Path) -> None:
     seeds = curves.get(method)
     if not seeds:
       continue
-    steps = sorted({s for c in seeds.values() for s, _ in c})
-    vals = np.array(
-      [[dict(c).get(s, np.nan) for s in steps] for c in seeds.values()]
-    )
-    mean = np.nanmean(vals, axis=0)
+    # The i-th evaluation of every seed: the same step (minutes differ a
+    # little from seed to seed; their mean is the x of the point).
+    n = min(len(c) for c in seeds.values())
+    pts = np.array([c[:n] for c in seeds.values()], np.float64)  # [S, n, 2]
+    at, vals = pts[..., 0].mean(axis=0), pts[..., 1]
     ax.plot(
-      steps, mean, marker="o", label=f"{METHOD_NAMES[method]} (n={len(seeds)})"
+      at,
+      vals.mean(axis=0),
+      marker="o",
+      label=f"{METHOD_NAMES[method]} (n={len(seeds)})",
     )
     if len(seeds) > 1:
-      ax.fill_between(
-        steps, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), alpha=0.15
-      )
-  ax.set_xlabel("G steps")
-  ax.set_ylabel("FD-FMNIST (2k samples vs test)")
-  ax.set_title("Fashion-MNIST, width 16: mean over seeds, band = range")
+      ax.fill_between(at, vals.min(axis=0), vals.max(axis=0), alpha=0.15)
+  ax.set_xlabel("G steps" if x == "steps" else "training minutes (2 cores)")
+  ax.set_ylabel("FD-FMNIST (the loop's samples vs test)")
+  ax.set_title(
+    (title or "Fashion-MNIST, width 16") + ": mean over seeds, band = range",
+    fontsize=9,
+  )
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
@@ -244,11 +267,18 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--runs", default="runs/fashion_mnist_table1")
   parser.add_argument("--out", default="experiments/fashion_mnist_table1")
+  parser.add_argument(
+    "--x",
+    choices=("steps", "minutes"),
+    default="steps",
+    help="the FD curve against G steps or training minutes",
+  )
+  parser.add_argument("--title", default="", help="the plot's title")
   args = parser.parse_args(argv)
   runs_dir, out = pathlib.Path(args.runs), pathlib.Path(args.out)
   if not runs_dir.is_dir():
     parser.error(f"--runs {runs_dir} is not a directory")
-  rows, curves = collect(runs_dir)
+  rows, curves = collect(runs_dir, args.x)
   if not rows:
     parser.error(f"no finished <method>_seed<k> run in {runs_dir}")
   out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +290,8 @@ def main(argv=None):
   report = table(rows) + "\nPaired by seed (mean ± std of the differences;"
   report += " each seed in brackets):\n\n" + paired_table(rows)
   (out / "results.md").write_text(report)
-  plot_curves(curves, out / "fd_vs_step.png")
+  plot_name = "fd_vs_step.png" if args.x == "steps" else "fd_vs_minutes.png"
+  plot_curves(curves, out / plot_name, args.x, args.title)
   sample_montage(
     runs_dir, [m for m in METHOD_NAMES if m in curves], out / "samples.png"
   )

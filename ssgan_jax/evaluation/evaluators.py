@@ -62,6 +62,9 @@ class Evaluator:
     mode_of: (config, metric) -> "min" / "max" / None, for evaluators whose
       metric names follow a pattern (the probe's probe/block<i>/...);
       default: looked up in `metrics`.
+    default_logged: result -> the metrics that go to TensorBoard and the log
+      line when the block names none in `metrics` (the probe: every top-1
+      it reports); None: the block's `metrics` only.
   """
 
   metrics: Mapping[str, str] | Callable[[ml_collections.ConfigDict], Mapping]
@@ -69,6 +72,13 @@ class Evaluator:
   check: Callable[[ml_collections.ConfigDict, str], None] = _no_check
   reads: str = "samples"
   mode_of: Callable[[ml_collections.ConfigDict, str], str | None] | None = None
+  default_logged: Callable[[Mapping], list[str]] | None = None
+
+  def logged(self, block: ml_collections.ConfigDict, result: Mapping):
+    """The result's metrics that a block's evaluation logs."""
+    if block.metrics or self.default_logged is None:
+      return list(block.metrics)
+    return self.default_logged(result)
 
   def metrics_of(self, config: ml_collections.ConfigDict) -> Mapping[str, str]:
     """The metrics this evaluator reports for `config`'s run."""
@@ -94,11 +104,18 @@ def blocks(
   return out
 
 
+def block_name(field: str) -> str:
+  """ "evals.<name>" -> "<name>" (the main block "eval" has none)."""
+  if not field.startswith("evals."):
+    raise ValueError(f"{field!r} names no block of config.evals")
+  return field[len("evals.") :]
+
+
 def block_of(
   config: ml_collections.ConfigDict, field: str
 ) -> ml_collections.ConfigDict:
   """The block named by `field` ("eval" or "evals.<name>")."""
-  return config.eval if field == MAIN else config.evals[field[len("evals.") :]]
+  return config.eval if field == MAIN else config.evals[block_name(field)]
 
 
 def active(
@@ -209,6 +226,12 @@ _PROBE_BLOCK_METRICS = {
   "loss_train": "min",
 }
 _PROBE_BLOCK = re.compile(r"probe/block([1-9][0-9]*)/(\w+)")
+# Logged when a probe block names no metrics: each block's and head's top-1.
+_PROBE_TOP1 = re.compile(r"probe/(block[1-9][0-9]*/top1_test|\w+/top1)")
+
+
+def _probe_top1(result: Mapping) -> list[str]:
+  return sorted(k for k in result if _PROBE_TOP1.fullmatch(k))
 
 
 def _ssl_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -258,14 +281,22 @@ def _probe_scorer(config: ml_collections.ConfigDict, field: str) -> Scorer:
 
   _check_probe(config, field)
   block = block_of(config, field)
-  return probe.make_state_scorer(
+  score = probe.make_state_scorer(
     config,
-    field,
     batch_size=block.batch_size,
     train_limit=block.train_limit or None,
     test_limit=block.test_limit or None,
-    metrics=tuple(block.metrics),
   )
+  # Block numbers in `metrics` against D's real block count (shapes only).
+  blocks = probe.num_blocks(config)
+  for metric in block.metrics:
+    m = _PROBE_BLOCK.fullmatch(metric)
+    if m and int(m.group(1)) > blocks:
+      raise errors.ConfigError(
+        f"{field}.metrics names {metric!r}, but D has {blocks} blocks"
+        f" (probe/block1 .. probe/block{blocks})."
+      )
+  return score
 
 
 EVALUATORS.register(
@@ -276,6 +307,7 @@ EVALUATORS.register(
     check=_check_probe,
     reads="state",
     mode_of=_probe_metric_mode,
+    default_logged=_probe_top1,
   ),
 )
 

@@ -43,7 +43,6 @@ better-direction, the eval blocks' checks) are in `evaluators.py`.
 
 import json
 import pathlib
-import re
 
 import jax
 import ml_collections
@@ -57,9 +56,6 @@ from ssgan_jax import sampling
 from ssgan_jax import sharding
 from ssgan_jax import state as state_lib
 from ssgan_jax.evaluation import evaluators
-
-# The probe's top-1 metrics: every block's test top-1 and every ssl head's.
-_TOP1 = re.compile(r"probe/(block[0-9]+/top1_test|\w+/top1)")
 
 
 class PeriodicEvaluator:
@@ -78,7 +74,8 @@ class PeriodicEvaluator:
     workdir is; `field` names the block ("eval" or "evals.<name>")."""
     self.field = field
     self.config = evaluators.block_of(config, field)
-    self.reads = evaluators.EVALUATORS.get(self.config.evaluator).reads
+    self.evaluator = evaluators.EVALUATORS.get(self.config.evaluator)
+    self.reads = self.evaluator.reads
     self.comps = comps
     self.mesh = mesh
     self.workdir = pathlib.Path(workdir)
@@ -86,7 +83,7 @@ class PeriodicEvaluator:
     self.score = score
     main = field == evaluators.MAIN
     # Where results go and how TensorBoard names them.
-    self.name = "during_training" if main else field[len("evals.") :]
+    self.name = "during_training" if main else evaluators.block_name(field)
     self.tag = "eval" if main else self.name
     self.metric = self.config.best_metric if main else ""
     self.mode = (
@@ -246,10 +243,7 @@ class PeriodicEvaluator:
 
   def _logged(self, result: dict) -> list[str]:
     """The result's metrics that go to TensorBoard and the log line."""
-    if self.config.metrics or self.reads == "samples":
-      return list(self.config.metrics)
-    # A probe block without `metrics`: every top-1 it reports.
-    return sorted(k for k in result if _TOP1.fullmatch(k))
+    return self.evaluator.logged(self.config, result)
 
   def _tag(self, metric: str) -> str:
     if metric.startswith(self.tag + "/"):
