@@ -352,12 +352,10 @@ def small_train_split(monkeypatch):
   fmnist._reference_features.cache_clear()  # pylint: disable=protected-access
 
 
-def test_a_second_sample_block_has_its_own_files_and_tags(
-  tmp_path, small_train_split
-):
+@pytest.mark.usefixtures("small_train_split")
+def test_a_second_sample_block_has_its_own_files_and_tags(tmp_path):
   # Two sample-scoring blocks: the main one and evals.train_ref against
   # the training split, on different schedules.
-  del small_train_split
   workdir = tmp_path / "run"
   config = _eval_config(**{"eval.every_steps": 4})
   extra = config.eval.copy_and_resolve_references()

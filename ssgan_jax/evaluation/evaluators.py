@@ -281,13 +281,8 @@ def _probe_scorer(config: ml_collections.ConfigDict, field: str) -> Scorer:
 
   _check_probe(config, field)
   block = block_of(config, field)
-  score = probe.make_state_scorer(
-    config,
-    batch_size=block.batch_size,
-    train_limit=block.train_limit or None,
-    test_limit=block.test_limit or None,
-  )
-  # Block numbers in `metrics` against D's real block count (shapes only).
+  # Block numbers in `metrics` against D's real block count (shapes only),
+  # before the labelled splits are read.
   blocks = probe.num_blocks(config)
   for metric in block.metrics:
     m = _PROBE_BLOCK.fullmatch(metric)
@@ -296,7 +291,12 @@ def _probe_scorer(config: ml_collections.ConfigDict, field: str) -> Scorer:
         f"{field}.metrics names {metric!r}, but D has {blocks} blocks"
         f" (probe/block1 .. probe/block{blocks})."
       )
-  return score
+  return probe.make_state_scorer(
+    config,
+    batch_size=block.batch_size,
+    train_limit=block.train_limit or None,
+    test_limit=block.test_limit or None,
+  )
 
 
 EVALUATORS.register(
