@@ -9,6 +9,10 @@
 #
 #   experiments/2026-12-03_table1_default/run_all.sh [RUNS_DIR] [SEEDS] [METHODS]
 #
+# VARIANT=forgetting runs configs/fashion_mnist_<method>.py:forgetting
+# instead (4x the steps, FD-FMNIST and the probe of every D block at ten
+# points: configs/common.py forgetting()) as <method>_forgetting_seed<seed>.
+#
 # Defaults: RUNS_DIR=runs/table1_default, SEEDS="0 1 2",
 # METHODS="gan ssgan ssgan_sbn ssgan_ms ssgan_la cgan". Seed-major, so a
 # partial sweep already has every method of the first seeds; the same seed
@@ -28,10 +32,20 @@ runs="${1:-runs/table1_default}"
 seeds="${2:-0 1 2}"
 methods="${3:-gan ssgan ssgan_sbn ssgan_ms ssgan_la cgan}"
 python="${PYTHON:-python}"
+variant="${VARIANT:-}"
+if [[ -n "$variant" && "$variant" != forgetting ]]; then
+  echo "VARIANT must be empty or 'forgetting', not '$variant'" >&2
+  exit 2
+fi
+if [[ -z "$variant" ]]; then
+  extra=(--config.eval.every_steps=300)
+else
+  extra=()  # the variant sets its own evaluation schedule
+fi
 mkdir -p "$runs" "$here/results"
 for seed in $seeds; do
   for method in $methods; do
-    name="${method}_seed${seed}"
+    name="${method}${variant:+_$variant}_seed${seed}"
     workdir="$runs/$name"
     out="$here/results/$name"
     if compgen -G "$out/eval/probe_step_*.json" >/dev/null; then
@@ -41,8 +55,8 @@ for seed in $seeds; do
     echo "=== $name -> $workdir"
     t0=$(date +%s)
     "$python" -m ssgan_jax.main \
-      --config "configs/fashion_mnist_${method}.py" \
-      --config.seed="$seed" --config.eval.every_steps=300 \
+      --config "configs/fashion_mnist_${method}.py${variant:+:$variant}" \
+      --config.seed="$seed" "${extra[@]}" \
       --workdir "$workdir"
     t1=$(date +%s)
     "$python" -m ssgan_jax.evaluate --workdir "$workdir" \
@@ -56,11 +70,19 @@ for seed in $seeds; do
     cp "$workdir/config.json" "$out/"
     cp "$workdir/eval/step_$step.json" "$out/eval/"
     cp -r "$workdir/eval/during_training" "$out/eval/"
+    if [[ -d "$workdir/eval/probe" ]]; then
+      cp -r "$workdir/eval/probe" "$out/eval/"
+    fi
     last=$(ls "$workdir/samples" | sort -V | tail -1)
     mkdir -p "$out/samples"
     cp "$workdir/samples/$last" "$out/samples/"
-    printf '{"train_s": %d, "eval_s": %d, "probe_s": %d, "commit": "%s"}\n' \
-      $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) "$(git rev-parse --short HEAD)" \
+    # train_loop_s: the training clock of the last evaluation during
+    # training (train_wall_s), which leaves out start-up and compiles.
+    loop=$("$python" -c 'import json, sys
+print(round(json.load(open(sys.argv[1]))["train_wall_s"]))' \
+      "$workdir/eval/during_training/step_$step.json")
+    printf '{"train_s": %d, "train_loop_s": %d, "eval_s": %d, "probe_s": %d, "commit": "%s"}\n' \
+      $((t1 - t0)) "$loop" $((t2 - t1)) $((t3 - t2)) "$(git rev-parse --short HEAD)" \
       >"$out/wall.json"
     # Last: the probe's result marks the run done.
     cp "$workdir/eval/probe_step_$step.json" "$out/eval/"
