@@ -22,6 +22,12 @@ process for the shards it holds, written before Orbax commits the step), and
 checkpoint damaged, like an unreadable one. Hashing the arrays rather than
 Orbax's files keeps the check independent of Orbax's storage layout, and
 also checks that a resume restores exactly the state that was saved.
+
+Each step also carries, as Orbax custom metadata, the seconds the run's
+training loop had spent when it was saved (`train_wall_s`): a resumed run
+continues that clock instead of starting its own, so that a wall-clock
+budget (`train_minutes`) and the curves against wall time span the whole
+run, however often it was stopped.
 """
 
 import hashlib
@@ -60,6 +66,8 @@ def _param_shapes(tree) -> dict[str, tuple[int, ...]]:
 
 
 CHECKSUMS_DIR = "checksums"
+# Custom-metadata key of the training loop's seconds at the saved step.
+TRAIN_WALL_S = "train_wall_s"
 
 
 class ChecksumMismatch(Exception):
@@ -242,16 +250,36 @@ class Checkpointer:
       )
     return None
 
-  def save(self, step: int, state, force: bool = False) -> bool:
+  def save(
+    self,
+    step: int,
+    state,
+    force: bool = False,
+    train_wall_s: float | None = None,
+  ) -> bool:
+    """Saves `state` as `step` (asynchronously); `train_wall_s`, the
+    training loop's seconds so far, is stored with it (see `train_wall_s`).
+    """
     if not force and not self.manager.should_save(step):
       return False
     # Before Orbax commits the step, so that every committed step has them.
     self._write_checksums(step, state)
+    meta = None if train_wall_s is None else {TRAIN_WALL_S: float(train_wall_s)}
     saved = self.manager.save(
-      step, args=ocp.args.StandardSave(state), force=force
+      step,
+      args=ocp.args.StandardSave(state),
+      force=force,
+      custom_metadata=meta,
     )
     self._drop_stale_checksums(step)
     return saved
+
+  def train_wall_s(self, step: int) -> float | None:
+    """The training loop's seconds saved with `step`; None when the step
+    was saved without them (by an older version, or outside training)."""
+    meta = self.manager.metadata(step)
+    value = (getattr(meta, "custom_metadata", None) or {}).get(TRAIN_WALL_S)
+    return None if value is None else float(value)
 
   def wait(self) -> None:
     self.manager.wait_until_finished()

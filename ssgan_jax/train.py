@@ -47,17 +47,43 @@ def is_due(step: int, every: int, total: int) -> bool:
   return step % every == 0 or step == total
 
 
-def out_of_time(done: int, t0: float, budget_s: float, config) -> bool:
-  """Whether the loop's wall-clock budget is spent after `done` G steps.
+def out_of_time(done: int, wall_s: float, budget_s: float, config) -> bool:
+  """Whether the wall-clock budget is spent after `done` G steps.
 
-  Looked at on log steps only, and decided by process 0 so that every
-  process stops at the same step; a check on every step would add a
-  collective to every step of a multi-process run.
+  `wall_s`: the run's training clock at `done` (its loop's seconds, over
+  every invocation of a resumed run). Looked at on log steps only, and
+  decided by process 0 so that every process stops at the same step; a
+  check on every step would add a collective to every step of a
+  multi-process run.
   """
   if done % config.log_every_steps:
     return False
-  spent = np.array([float(time.time() - t0 >= budget_s)])
+  spent = np.array([float(wall_s >= budget_s)])
   return bool(sharding.from_process_0(spent, "train_budget")[0])
+
+
+def resumed_clock(ckpt: checkpointing.Checkpointer, start: int):
+  """The training clock to continue from at step `start`, in seconds.
+
+  0.0 for a new run; for a resumed one, the seconds saved with its
+  checkpoint, so that `train_minutes` and the evaluations' `train_wall_s`
+  count the whole run rather than this invocation. None (with a warning)
+  for a checkpoint saved without them: the run trains on with a budget
+  counted from now, and its evaluations carry no clock rather than a wrong
+  one.
+  """
+  if start == 0:
+    return 0.0
+  clock = ckpt.train_wall_s(start)
+  if clock is None:
+    logging.warning(
+      "Checkpoint %s/%d has no training clock (saved by an older version):"
+      " train_minutes counts from now and evaluations record no"
+      " train_wall_s.",
+      ckpt.directory,
+      start,
+    )
+  return clock
 
 
 def prepare_workdir(workdir: str) -> pathlib.Path:
@@ -333,20 +359,47 @@ def _train(
   from ssgan_jax.evaluation import periodic  # pylint: disable=g-import-not-at-top
 
   evaluations = periodic.make_all(config, comps, mesh, workdir, scorers)
+  # --- Clock -----------------------------------------------------------
+  # One training clock per run: a resumed run continues the saved one.
+  total = config.total_steps
+  budget_s = 60.0 * float(config.train_minutes)
+  clock0 = resumed_clock(ckpt, start)
+  timed = clock0 is not None
+  if (
+    budget_s
+    and timed
+    and 0 < start < total
+    and out_of_time(start, clock0, budget_s, config)
+  ):
+    # The run that saved `start` ended there on its budget.
+    logging.info(
+      "This run's wall-clock budget (train_minutes=%s) was spent by step"
+      " %d (%.1f s of training); nothing to train. Raise"
+      " --config.train_minutes to train on.",
+      config.train_minutes,
+      start,
+      clock0,
+    )
+    total = start
   for evaluation in evaluations:
-    evaluation.resume(state, start, config.total_steps, writer)
+    evaluation.resume(
+      state, start, total, writer, train_wall_s=clock0 if timed else None
+    )
 
   # --- Loop ----------------------------------------------------------------
-  total = config.total_steps
   report = writers.Progress(total, config.log_every_steps, writer)
   window: list[dict] = []  # device metrics since the last host fetch
   # The first step's gradient all-reduce is the first device collective:
   # start it together on every process.
   sharding.barrier("train_loop")
-  t0 = time.time()
-  budget_s = 60.0 * float(config.train_minutes)
+  t_start = time.time()
+  t0 = t_start - (clock0 or 0.0)  # the run's clock is time.time() - t0
+
+  def clock() -> float | None:
+    return time.time() - t0 if timed else None
+
   with StopSignal().installed() as stop:
-    for step in range(start, config.total_steps):
+    for step in range(start, total):
       if comps.conditional:
         local, local_labels = source.host_batch(step, with_labels=True)
         batch = (
@@ -358,7 +411,12 @@ def _train(
       with jax.transfer_guard("disallow"):
         state, metrics = step_fn(state, batch[0], train_rng, *batch[1:])
       done = step + 1
-      if budget_s and done < total and out_of_time(done, t0, budget_s, config):
+      wall_s = time.time() - t0
+      if (
+        budget_s
+        and done < total
+        and out_of_time(done, wall_s, budget_s, config)
+      ):
         total = done  # this is the last step: log, save, sample, evaluate
       window.append(metrics)
       report(done, total)
@@ -384,7 +442,9 @@ def _train(
           )
           writer.write_images(done, {"samples": grid[None]})
       if save_now or stopping:
-        ckpt.save(done, state, force=True)
+        ckpt.save(
+          done, state, force=True, train_wall_s=wall_s if timed else None
+        )
       if stopping:
         ckpt.wait()
         writer.flush()
@@ -394,7 +454,7 @@ def _train(
         raise errors.Preempted(stop.signum, done, str(ckpt.directory))
       for evaluation in evaluations:
         if evaluation.due(done, total):
-          evaluation.run(state, done, writer, train_wall_s=time.time() - t0)
+          evaluation.run(state, done, writer, train_wall_s=clock())
       if done == total:
         break
   ckpt.wait()
@@ -404,6 +464,6 @@ def _train(
     evaluation.close()
   if start < total:
     logging.info(
-      "Trained steps %d..%d in %.1f s.", start, total, time.time() - t0
+      "Trained steps %d..%d in %.1f s.", start, total, time.time() - t_start
     )
   return state

@@ -86,3 +86,17 @@ def test_checkpoint_without_checksums_restores_with_a_warning(tmp_path, caplog):
   assert int(restored["step"]) == 7
   assert "has no checksums" in caplog.text
   ckpt.close()
+
+
+def test_training_clock_is_saved_with_its_step_and_read_after_reopening(
+  tmp_path,
+):
+  ckpt = checkpointing.Checkpointer(tmp_path / "ckpt")
+  ckpt.save(1, _state(), force=True, train_wall_s=12.5)
+  ckpt.save(2, _state(), force=True)  # saved without a clock
+  ckpt.wait()
+  ckpt.close()
+  reopened = checkpointing.Checkpointer(tmp_path / "ckpt")
+  assert reopened.train_wall_s(1) == 12.5
+  assert reopened.train_wall_s(2) is None
+  reopened.close()

@@ -7,6 +7,8 @@ import pathlib
 from conftest import run_main
 from conftest import run_module
 
+from ssgan_jax import checkpointing
+
 
 def _run(workdir, *extra, timeout=600):
   return run_main(
@@ -87,3 +89,31 @@ def test_wall_clock_budget_ends_the_run_as_its_last_step(tmp_path):
   bad = _run(tmp_path / "bad_budget", "--config.train_minutes=nan")
   assert bad.returncode == 2
   assert "error: train_minutes=nan must be a finite number >= 0" in bad.stderr
+
+
+def test_a_resumed_run_continues_its_clock_and_budget(tmp_path):
+  """The training clock is saved with each checkpoint and continued.
+
+  Run 1 trains 3 steps (log steps 2, 4, ...; checkpoints at 2 and the
+  final 3). Run 2 resumes at 3 with a ~0 budget: 3 is not a log step, so
+  it trains on to the next one, 4, finds the budget spent and ends there.
+  Run 3, the same command, finds it spent at step 4 and trains nothing.
+  """
+  workdir = tmp_path / "run"
+  first = _run(workdir, "--config.total_steps=3")
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert _steps(workdir) == [2, 3]
+  budget = ("--config.total_steps=8", "--config.train_minutes=1e-9")
+  second = _run(workdir, *budget)
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "Trained steps 3..4" in second.stderr
+  assert _steps(workdir) == [2, 3, 4]
+  ckpt = checkpointing.Checkpointer(workdir / "checkpoints")
+  clocks = [ckpt.train_wall_s(s) for s in (2, 3, 4)]
+  ckpt.close()
+  assert 0 < clocks[0] < clocks[1] < clocks[2]
+  third = _run(workdir, *budget)
+  assert third.returncode == 0, third.stderr[-3000:]
+  assert "budget (train_minutes=1e-09) was spent by step 4" in third.stderr
+  assert "Trained steps" not in third.stderr
+  assert _steps(workdir) == [2, 3, 4]

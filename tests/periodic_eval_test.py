@@ -10,6 +10,7 @@ from conftest import kept_checkpoints
 from conftest import tiny_config
 
 from configs import common
+from ssgan_jax import checkpointing
 from ssgan_jax import config_lib
 from ssgan_jax import errors
 from ssgan_jax import train
@@ -142,6 +143,12 @@ def test_resume_runs_the_evaluation_a_stop_cut_short(tmp_path):
   _train(config, workdir)  # nothing left to train: only the evaluation
   again = json.loads(result.read_text())
   assert again["fd_fmnist"] == first["fd_fmnist"]
+  # It carries the clock saved with step 4 (which the first run saved
+  # before it evaluated), not this invocation's.
+  ckpt = checkpointing.Checkpointer(workdir / "checkpoints")
+  clock = ckpt.train_wall_s(4)
+  ckpt.close()
+  assert 0 < again["train_wall_s"] == clock <= first["train_wall_s"]
   best = json.loads((workdir / "eval" / "best.json").read_text())
   assert (best["step"], best["value"]) == (4, first["fd_fmnist"])
   assert kept_checkpoints(workdir / "best_checkpoint") == ["4"]

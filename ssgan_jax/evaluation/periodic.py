@@ -161,9 +161,9 @@ class PeriodicEvaluator:
   ) -> dict:
     """Evaluates `state` after `step` G steps; returns the result dict.
 
-    `train_wall_s`: seconds since this invocation's training loop started
-    (evaluations included), stored with the result for curves against
-    wall-clock time.
+    `train_wall_s`: the run's training clock, the seconds its training
+    loop has run (evaluations included, over every invocation of a resumed
+    run), stored with the result for curves against wall-clock time.
     """
     if self.reads == "samples":
       result = self._score_samples(state, step)
@@ -250,10 +250,18 @@ class PeriodicEvaluator:
       return metric
     return f"{self.tag}/{metric}"
 
-  def resume(self, state: state_lib.GANState, step: int, total: int, writer):
+  def resume(
+    self,
+    state: state_lib.GANState,
+    step: int,
+    total: int,
+    writer,
+    train_wall_s: float | None = None,
+  ):
     """At the start of a resumed run: the evaluation of `step`, if it is due
     and a stop cut it short (or it is the final one, which a finished loop
-    would never reach again)."""
+    would never reach again). `train_wall_s`: the clock saved with the
+    checkpoint of `step`, recorded as in `run`."""
     if step == 0 or not self.due(step, total):
       return
     done = self._result_path(step).is_file() if self.is_main else False
@@ -261,7 +269,7 @@ class PeriodicEvaluator:
       np.array([float(done)]), "periodic_eval_resume"
     )[0]:
       logging.info("Evaluating step %d, which the last run did not.", step)
-      self.run(state, step, writer)
+      self.run(state, step, writer, train_wall_s=train_wall_s)
 
   def close(self) -> None:
     if self.best_ckpt is not None:
