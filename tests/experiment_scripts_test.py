@@ -157,3 +157,54 @@ def test_table1_curve_in_minutes_and_the_cond_gan_pairs(tmp_path):
   # Cond-GAN - SS-GAN on seed 0: FD 30 - 36 = -6.0, TV 0.05 - 0.12.
   assert "| 1 | -6.0 (-6.0) |" in lines["| Cond-GAN − SS-GAN"]
   assert "-0.070 (-0.070)" in lines["| Cond-GAN − SS-GAN"]
+
+
+def test_table1_forgetting_runs_are_read_apart_from_the_table(tmp_path):
+  run = tmp_path / "gan_forgetting_seed0"
+  (run / "eval" / "probe").mkdir(parents=True)
+  (run / "eval" / "during_training").mkdir(parents=True)
+  (run / "eval" / "step_200.json").write_text(
+    json.dumps({"num_images": 10, "fd_fmnist": 1.0})
+  )
+  # Block 2 peaks at step 100 (0.80) and falls back to 0.74 by step 200.
+  for step, b1, b2, fd, wall in (
+    (100, 0.60, 0.80, 50.0, 30.0),
+    (200, 0.65, 0.74, 40.0, 66.0),
+  ):
+    (run / "eval" / "probe" / f"step_{step}.json").write_text(
+      json.dumps(
+        {
+          "num_blocks": 2,
+          "probe/block1/top1_test": b1,
+          "probe/block2/top1_test": b2,
+        }
+      )
+    )
+    (run / "eval" / "during_training" / f"step_{step}.json").write_text(
+      json.dumps({"step": step, "train_wall_s": wall, "fd_fmnist": fd})
+    )
+  rows, _ = ANALYZE.collect(tmp_path)
+  assert rows == []  # not a row of Table 1
+  runs = ANALYZE.forgetting(tmp_path)
+  assert runs[("gan", 0)] == [
+    {
+      "step": 100,
+      "block1": 0.60,
+      "block2": 0.80,
+      "fd_fmnist": 50.0,
+      "minutes": 0.5,
+    },
+    {
+      "step": 200,
+      "block1": 0.65,
+      "block2": 0.74,
+      "fd_fmnist": 40.0,
+      "minutes": 1.1,
+    },
+  ]
+  text = ANALYZE.forgetting_table(runs)
+  assert "| 200 | 1.1 | 40.0 | 0.6500 | 0.7400 |" in text
+  assert "| block2 | 0.8000 (100) | 0.7400 | -0.0600 |" in text
+  assert "| block1 | 0.6500 (200) | 0.6500 | +0.0000 |" in text
+  ANALYZE.plot_forgetting(runs, tmp_path / "f.png")
+  assert (tmp_path / "f.png").stat().st_size > 0

@@ -20,6 +20,12 @@ and writes
                      minutes (--x minutes: fd_vs_minutes.png), mean over
                      seeds and range
   samples.png        the final sample grid of seed 0 of every method
+and, when `<method>_forgetting_seed<k>` runs (configs' `:forgetting`
+variant: 4x the steps, the probe during training) are there,
+  forgetting.md      per run and evaluation: FD-FMNIST and each D block's
+                     probe top-1 (from eval/probe/step_*.json), and per
+                     block the peak, the last value and the fall from peak
+  forgetting.png     FD-FMNIST and each block's probe top-1 against G steps
 """
 
 import argparse
@@ -58,6 +64,7 @@ COLUMNS = (
   ("rotation_acc", "rotation acc.", "{:.3f}"),
 )
 _RUN = re.compile(r"^(?P<method>[a-z_]+)_seed(?P<seed>\d+)$")
+_FORGETTING = re.compile(r"^(?P<method>[a-z_]+)_forgetting_seed(?P<seed>\d+)$")
 
 
 def _final(run: pathlib.Path):
@@ -102,7 +109,8 @@ def collect(runs_dir: pathlib.Path, x: str = "steps"):
   rows, curves = [], collections.defaultdict(dict)
   for run in sorted(runs_dir.iterdir()):
     m = _RUN.match(run.name)
-    if not m or not run.is_dir():
+    # A `<method>_forgetting_seed<k>` run is another budget: forgetting().
+    if not m or m["method"] not in METHOD_NAMES or not run.is_dir():
       continue
     step, final = _final(run)
     if final is None:
@@ -120,6 +128,112 @@ def collect(runs_dir: pathlib.Path, x: str = "steps"):
     rows.append(row)
     curves[m["method"]][int(m["seed"])] = curve
   return rows, curves
+
+
+def forgetting(runs_dir: pathlib.Path) -> dict:
+  """(method, seed) -> [{step, minutes, fd_fmnist, block<i>: top-1}] of
+  every forgetting run, one entry per step with a probe evaluation (FD
+  where the same step has one), in step order."""
+  out = {}
+  for run in sorted(runs_dir.iterdir()):
+    m = _FORGETTING.match(run.name)
+    if not m or m["method"] not in METHOD_NAMES or not run.is_dir():
+      continue
+    points = []
+    for p in (run / "eval" / "probe").glob("step_*.json"):
+      r = json.loads(p.read_text())
+      step = int(p.stem.split("_")[1])
+      point = {"step": step}
+      for i in range(1, r.get("num_blocks", 0) + 1):
+        point[f"block{i}"] = r[f"probe/block{i}/top1_test"]
+      fd = run / "eval" / "during_training" / f"step_{step}.json"
+      if fd.is_file():
+        f = json.loads(fd.read_text())
+        point["fd_fmnist"] = f["fd_fmnist"]
+        if "train_wall_s" in f:
+          point["minutes"] = f["train_wall_s"] / 60.0
+      points.append(point)
+    if points:
+      out[(m["method"], int(m["seed"]))] = sorted(
+        points, key=lambda q: q["step"]
+      )
+  return out
+
+
+def _blocks(points) -> list[str]:
+  return sorted(
+    {k for q in points for k in q if k.startswith("block")},
+    key=lambda k: int(k[5:]),
+  )
+
+
+def forgetting_table(runs: dict) -> str:
+  """Per run: the curve (FD and each block's top-1 at every evaluation)
+  and, per block, peak (its step), last value and the fall last - peak."""
+  parts = []
+  for (method, seed), points in sorted(runs.items()):
+    blocks = _blocks(points)
+    parts.append(f"### {METHOD_NAMES[method]}, seed {seed}\n")
+    head = ["G step", "minutes", "FD-FMNIST"] + [f"{b} top-1" for b in blocks]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for q in points:
+      cells = [
+        str(q["step"]),
+        f"{q['minutes']:.1f}" if "minutes" in q else "-",
+        f"{q['fd_fmnist']:.1f}" if "fd_fmnist" in q else "-",
+      ] + [f"{q[b]:.4f}" if b in q else "-" for b in blocks]
+      lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+      "",
+      "| block | peak top-1 (step) | last top-1 | last − peak |",
+      "|---|---|---|---|",
+    ]
+    for b in blocks:
+      seen = [(q[b], q["step"]) for q in points if b in q]
+      peak, at = max(seen)
+      last = seen[-1][0]
+      lines.append(
+        f"| {b} | {peak:.4f} ({at}) | {last:.4f} | {last - peak:+.4f} |"
+      )
+    parts.append("\n".join(lines) + "\n")
+  return "\n".join(parts)
+
+
+def plot_forgetting(runs: dict, path: pathlib.Path, title: str = "") -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  blocks = _blocks([q for points in runs.values() for q in points])
+  panels = ["fd_fmnist"] + blocks
+  fig, axes = plt.subplots(
+    1, len(panels), figsize=(3.2 * len(panels), 3.4), dpi=120
+  )
+  for ax, key in zip(np.atleast_1d(axes), panels):
+    for (method, seed), points in sorted(runs.items()):
+      pts = [(q["step"], q[key]) for q in points if key in q]
+      if pts:
+        xs, ys = zip(*pts)
+        ax.plot(
+          xs, ys, marker="o", ms=3, label=f"{METHOD_NAMES[method]} s{seed}"
+        )
+    ax.set_title(
+      "FD-FMNIST" if key == "fd_fmnist" else f"probe top-1, D {key}",
+      fontsize=9,
+    )
+    ax.set_xlabel("G steps", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+  np.atleast_1d(axes)[0].legend(fontsize=7)
+  fig.suptitle(
+    (title or "Forgetting")
+    + ": linear probe (fit on train, test top-1) of each D block",
+    fontsize=9,
+  )
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
 
 
 def table(rows) -> str:
@@ -296,6 +410,11 @@ def main(argv=None):
     runs_dir, [m for m in METHOD_NAMES if m in curves], out / "samples.png"
   )
   print(report)
+  runs = forgetting(runs_dir)
+  if runs:
+    (out / "forgetting.md").write_text(forgetting_table(runs))
+    plot_forgetting(runs, out / "forgetting.png", args.title)
+    print(forgetting_table(runs))
 
 
 if __name__ == "__main__":
