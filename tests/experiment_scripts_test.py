@@ -148,6 +148,14 @@ def test_table1_curve_in_minutes_and_the_cond_gan_pairs(tmp_path):
   rows, curves = ANALYZE.collect(tmp_path, "minutes")
   # train_wall_s / 60: 150 s -> 2.5 min, 330 s -> 5.5 min.
   assert curves["cgan"][0] == [(2.5, 120.0), (5.5, 80.0)]
+  # A clock that restarted mid-run (falls from 330 s to 90 s): the run
+  # keeps its row but has no curve in minutes.
+  (run / "eval" / "during_training" / "step_900.json").write_text(
+    json.dumps({"step": 900, "train_wall_s": 90.0, "fd_fmnist": 60.0})
+  )
+  again, curves = ANALYZE.collect(tmp_path, "minutes")
+  assert [r["method"] for r in again] == ["cgan"] and "cgan" not in curves
+  assert again[0]["best_fd_2k"] == 60.0
   rows.append(
     {"method": "ssgan", "seed": 0, "fd_fmnist": 36.0, "coverage_tv": 0.12}
   )

@@ -79,13 +79,26 @@ def _final(run: pathlib.Path):
 
 def _curve(run: pathlib.Path, x: str = "steps"):
   """[(x, FD-FMNIST)] of the loop's evaluations; x is the G step or the
-  training minutes before the evaluation (train_wall_s)."""
-  points = []
-  for p in (run / "eval" / "during_training").glob("step_*.json"):
-    r = json.loads(p.read_text())
-    at = r["step"] if x == "steps" else r["train_wall_s"] / 60.0
-    points.append((at, r["fd_fmnist"]))
-  return sorted(points)
+  training minutes before the evaluation (train_wall_s).
+
+  In minutes, None when the clock is not the whole run's: a run resumed
+  by a version that restarted the clock on resume has train_wall_s that
+  fall from one evaluation to the next (or none at all), and would put its
+  points at wrong minutes.
+  """
+  results = sorted(
+    (
+      json.loads(p.read_text())
+      for p in (run / "eval" / "during_training").glob("step_*.json")
+    ),
+    key=lambda r: r["step"],
+  )
+  if x == "steps":
+    return [(r["step"], r["fd_fmnist"]) for r in results]
+  walls = [r.get("train_wall_s") for r in results]
+  if None in walls or any(b < a for a, b in zip(walls, walls[1:])):
+    return None
+  return [(w / 60.0, r["fd_fmnist"]) for w, r in zip(walls, results)]
 
 
 def _probe(run: pathlib.Path, step: int) -> dict:
@@ -116,17 +129,24 @@ def collect(runs_dir: pathlib.Path, x: str = "steps"):
     if final is None:
       continue
     curve = _curve(run, x)
+    if curve is None:
+      print(
+        f"note: {run.name} has no whole-run training clock (it was resumed"
+        " by a version that restarted it); left out of the FD-vs-minutes"
+        " plot"
+      )
     row = {
       "method": m["method"],
       "seed": int(m["seed"]),
       "step": step,
       "num_images": final["num_images"],
       **{k: final[k] for k, _, _ in COLUMNS if k in final},
-      "best_fd_2k": min((fd for _, fd in curve), default=float("nan")),
+      "best_fd_2k": min((fd for _, fd in _curve(run)), default=float("nan")),
       **_probe(run, step),
     }
     rows.append(row)
-    curves[m["method"]][int(m["seed"])] = curve
+    if curve is not None:
+      curves[m["method"]][int(m["seed"])] = curve
   return rows, curves
 
 
@@ -407,7 +427,9 @@ def main(argv=None):
   plot_name = "fd_vs_step.png" if args.x == "steps" else "fd_vs_minutes.png"
   plot_curves(curves, out / plot_name, args.x, args.title)
   sample_montage(
-    runs_dir, [m for m in METHOD_NAMES if m in curves], out / "samples.png"
+    runs_dir,
+    [m for m in METHOD_NAMES if any(r["method"] == m for r in rows)],
+    out / "samples.png",
   )
   print(report)
   runs = forgetting(runs_dir)
