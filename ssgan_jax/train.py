@@ -382,9 +382,7 @@ def _train(
     )
     total = start
   for evaluation in evaluations:
-    evaluation.resume(
-      state, start, total, writer, train_wall_s=clock0 if timed else None
-    )
+    evaluation.resume(state, start, total, writer, train_wall_s=clock0)
 
   # --- Loop ----------------------------------------------------------------
   report = writers.Progress(total, config.log_every_steps, writer)

@@ -128,7 +128,8 @@ def collect(runs_dir: pathlib.Path, x: str = "steps"):
     step, final = _final(run)
     if final is None:
       continue
-    curve = _curve(run, x)
+    by_step = _curve(run)
+    curve = by_step if x == "steps" else _curve(run, x)
     if curve is None:
       print(
         f"note: {run.name} has no whole-run training clock (it was resumed"
@@ -141,7 +142,7 @@ def collect(runs_dir: pathlib.Path, x: str = "steps"):
       "step": step,
       "num_images": final["num_images"],
       **{k: final[k] for k, _, _ in COLUMNS if k in final},
-      "best_fd_2k": min((fd for _, fd in _curve(run)), default=float("nan")),
+      "best_fd_2k": min((fd for _, fd in by_step), default=float("nan")),
       **_probe(run, step),
     }
     rows.append(row)
@@ -434,9 +435,10 @@ def main(argv=None):
   print(report)
   runs = forgetting(runs_dir)
   if runs:
-    (out / "forgetting.md").write_text(forgetting_table(runs))
+    text = forgetting_table(runs)
+    (out / "forgetting.md").write_text(text)
     plot_forgetting(runs, out / "forgetting.png", args.title)
-    print(forgetting_table(runs))
+    print(text)
 
 
 if __name__ == "__main__":
