@@ -616,9 +616,16 @@ def format_table(result: dict) -> str:
     f" {result['device']['cores']} cores); threads: {result['threads']};"
     f" float32 matmul peak measured: {peak / 1e9:.1f} GFLOP/s;"
     f" 1-min load average during the runs: {min(map(min, loads)):.2f} to"
-    f" {max(map(max, loads)):.2f}."
+    f" {max(map(max, loads)):.2f}; memory allocator (both sides):"
+    f" {allocator(result.get('ld_preload', ''))}."
   )
   return "\n".join(lines)
+
+
+def allocator(ld_preload: str) -> str:
+  """The malloc both sides ran with: glibc's, or what LD_PRELOAD named."""
+  libs = [pathlib.Path(p).name for p in ld_preload.replace(":", " ").split()]
+  return ", ".join(libs) if libs else "glibc (no LD_PRELOAD)"
 
 
 def run(
@@ -670,6 +677,9 @@ def run(
     "threads": threads,
     "versions": versions(),
     "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    # Both sides inherit it: a preloaded allocator changes both steps
+    # (benchmarks/RESULTS.md, 2026-12-06).
+    "ld_preload": os.environ.get("LD_PRELOAD", ""),
     "setting": {
       "config": "configs/cifar10_ssgan.py" if base_config is None else "custom",
       "loss": ref_config.loss.name,

@@ -6,6 +6,7 @@ per-part breakdown (each would be one more compile).
 """
 
 import json
+import os
 
 from benchmarks import step_speed as benchmark
 from configs import cifar10_ssgan
@@ -78,9 +79,20 @@ def test_tiny_run_writes_all_keys(tmp_path):
     assert row["step"]["mean_s"] > 0
     assert row["flops_per_step"] > 0
     assert row["g_params"] > 0 and row["d_params"] > 0
+  assert loaded["ld_preload"] == os.environ.get("LD_PRELOAD", "")
+  assert "memory allocator (both sides):" in loaded["table"]
   assert not loaded["reference"]["measured"]
   assert "NOT MEASURED" in loaded["table"]
   assert "pip install --no-deps torch-mimicry" in loaded["table"]
+
+
+def test_allocator_names_the_preloaded_libraries():
+  assert benchmark.allocator("") == "glibc (no LD_PRELOAD)"
+  assert (
+    benchmark.allocator("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
+    == "libtcmalloc_minimal.so.4"
+  )
+  assert benchmark.allocator("/a/libx.so:/b/liby.so") == "libx.so, liby.so"
 
 
 def test_missing_reference_env_is_reported_not_raised():
