@@ -4,7 +4,8 @@
       --workdir runs/fmnist_ssgan
 
 Hardware: 2 CPU cores. Runtime: about 16-19 minutes on a 2-core AMD EPYC VM
-(1.6-1.9 G steps/s), longer on slower CPUs (README has the measured times).
+(1.6-1.9 G steps/s), ~9 minutes on a faster one (~3 G steps/s), longer on
+slower CPUs (README has the measured times).
 Expected: recognisable clothing of every class in workdir/samples/ (the last
 grid). Same SN-ResNet family and losses as the paper's CIFAR10 setting, but
 narrower (G 32 / D 32 channels, batch 48, n_dis 2, 1,800 G steps at three
