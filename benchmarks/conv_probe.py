@@ -3,6 +3,7 @@
   python benchmarks/conv_probe.py --backend jax
   TORCHENV/bin/python benchmarks/conv_probe.py --backend torch
   python benchmarks/conv_probe.py --layers paper     # or width32
+  python benchmarks/conv_probe.py --shapes width32   # each pass, every layer
 
 `--layers` times every 3x3 layer shape of the SN-ResNet at one scale (batch
 64 for G, 176 for D: one D update at rotation fraction 0.25) with each
@@ -14,11 +15,13 @@ The SS-GAN step is nearly all 3x3 convolutions (see benchmarks/RESULTS.md),
 so how fast each library runs one such convolution on this CPU explains most
 of the gap between the two train steps. Shapes are the largest ones of the
 32x32 SN-ResNet at batch 64: G's last block (32x32, 256 -> 256) and D's first
-block (32x32, 128 -> 128) on 176 images (one D update at fraction 0.25).
+block (32x32, 128 -> 128) on 176 images (one D update at fraction 0.25), or
+with `--shapes paper|width32` every layer of one scale.
 Prints one line per (shape, pass): GFLOP, best-of-n seconds and GFLOP/s.
 For JAX, `grad_weight` is XLA's own gradient of `lax.conv_general_dilated`
-and `grad_weight_taps` that of `ssgan_jax.models.conv` (what the models
-use: one matmul per kernel tap on CPU).
+and `grad_weight_models` that of `ssgan_jax.models.conv` with the models'
+default `model.conv=auto` (XLA's own where the jit has the models' compiler
+options, cpu_plan's per-layer choice without them, `--ynn_convs`).
 """
 
 import argparse
@@ -43,7 +46,7 @@ def _best(fn, reps):
   return best
 
 
-def _jax_shape(n, hw, ci, co, reps):
+def _jax_shape(n, hw, ci, co, reps, ynn_convs=False):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
@@ -66,17 +69,20 @@ def _jax_shape(n, hw, ci, co, reps):
       x, w, (1, 1), "SAME", dimension_numbers=dn
     )
 
-  fwd = jax.jit(conv)
+  # As the models' jits (see _jax_layers).
+  options = None if ynn_convs else conv_lib.compiler_options("cpu")
+  jit = functools.partial(jax.jit, compiler_options=options)
+  fwd = jit(conv)
   g = jnp.ones_like(fwd(x, w))
-  dx = jax.jit(lambda x, w, g: jax.vjp(lambda x: conv(x, w), x)[1](g)[0])
-  dw = jax.jit(lambda x, w, g: jax.vjp(lambda w: conv(x, w), w)[1](g)[0])
-  dw_taps = jax.jit(lambda x, w, g: jax.vjp(lambda w: ours(x, w), w)[1](g)[0])
+  dx = jit(lambda x, w, g: jax.vjp(lambda x: conv(x, w), x)[1](g)[0])
+  dw = jit(lambda x, w, g: jax.vjp(lambda w: conv(x, w), w)[1](g)[0])
+  dw_models = jit(lambda x, w, g: jax.vjp(lambda w: ours(x, w), w)[1](g)[0])
   return {
     "fwd": _best(lambda: fwd(x, w).block_until_ready(), reps),
     "grad_input": _best(lambda: dx(x, w, g).block_until_ready(), reps),
     "grad_weight": _best(lambda: dw(x, w, g).block_until_ready(), reps),
-    "grad_weight_taps": _best(
-      lambda: dw_taps(x, w, g).block_until_ready(), reps
+    "grad_weight_models": _best(
+      lambda: dw_models(x, w, g).block_until_ready(), reps
     ),
   }
 
@@ -188,9 +194,16 @@ def main():
     help="time every layer of one scale with each conv algorithm (jax)",
   )
   parser.add_argument(
+    "--shapes",
+    choices=["largest"] + sorted(LAYERS),
+    default="largest",
+    help="without --layers: each pass of the largest layers (SHAPES) or of"
+    " every layer of one scale, JAX or torch",
+  )
+  parser.add_argument(
     "--ynn_convs",
     action="store_true",
-    help="--layers: XLA's default lowering (YNNPACK, one thread per"
+    help="jax: XLA's default lowering (YNNPACK, one thread per"
     " convolution) instead of the models' compiler options",
   )
   parser.add_argument(
@@ -209,8 +222,17 @@ def main():
     import torch  # pylint: disable=g-import-not-at-top
 
     torch.set_num_threads(args.threads)
-  measure = _jax_shape if args.backend == "jax" else _torch_shape
-  for name, n, hw, ci, co in SHAPES:
+  if args.backend == "jax":
+    measure = functools.partial(_jax_shape, ynn_convs=args.ynn_convs)
+  else:
+    measure = _torch_shape
+  shapes = SHAPES
+  if args.shapes != "largest":
+    shapes = tuple(
+      (f"{n} x {hw}x{hw} {ci}->{co}", n, hw, ci, co)
+      for n, hw, ci, co in LAYERS[args.shapes]
+    )
+  for name, n, hw, ci, co in shapes:
     flops = n * hw * hw * ci * co * 9 * 2
     for pas, sec in measure(n, hw, ci, co, args.reps).items():
       print(

@@ -271,9 +271,26 @@ def compile_timed(jitted, *args) -> tuple[Any, dict]:
   return compiled, {"trace_lower_s": t1 - t0, "xla_compile_s": t2 - t1}
 
 
-def _cpu_s() -> float:
+def _usage() -> tuple[float, float, int]:
+  """(user + system CPU s, system CPU s, minor page faults) of this process."""
   r = resource.getrusage(resource.RUSAGE_SELF)
-  return r.ru_utime + r.ru_stime
+  return r.ru_utime + r.ru_stime, r.ru_stime, r.ru_minflt
+
+
+def per_step_usage(before, after, steps: int) -> dict:
+  """Per-step CPU seconds and page faults between two `_usage()` readings.
+
+  User + system CPU seconds of all threads per step are less sensitive to
+  other processes than wall time (on CPU; on GPU they are host overhead).
+  System CPU and minor page faults show what the allocator costs: glibc
+  hands each step fresh pages (benchmarks/RESULTS.md, 2026-12-06).
+  """
+  cpu, sys_cpu, faults = (b - a for a, b in zip(before, after))
+  return {
+    "cpu_s_per_step": cpu / steps,
+    "system_cpu_s_per_step": sys_cpu / steps,
+    "minor_faults_per_step": faults / steps,
+  }
 
 
 def time_calls(fn, n: int) -> list[float]:
@@ -374,13 +391,13 @@ def measure_ours(
     state, metrics = compiled(state, s.images, s.rng)
   jax.block_until_ready(state)
   times = []
-  cpu0 = _cpu_s()
+  usage0 = _usage()
   for _ in range(steps):
     t0 = time.perf_counter()
     state, metrics = compiled(state, s.images, s.rng)
     jax.block_until_ready((state, metrics))
     times.append(time.perf_counter() - t0)
-  cpu_per_step = (_cpu_s() - cpu0) / steps
+  usage = per_step_usage(usage0, _usage(), steps)
   host_metrics = jax.device_get(metrics)
   if not all(np.all(np.isfinite(v)) for v in host_metrics.values()):
     raise RuntimeError(f"non-finite metrics in the benchmark: {host_metrics}")
@@ -406,9 +423,7 @@ def measure_ours(
     "step": summarize(times),
     "g_steps_per_s": 1.0 / mean,
     "images_per_s": n_dis * b / mean,
-    # User + system CPU seconds of all threads per step: less sensitive to
-    # other processes than wall time (on CPU; on GPU it is host overhead).
-    "cpu_s_per_step": cpu_per_step,
+    **usage,
     "flops_per_step": cost["flops"],
     "bytes_accessed_per_step": cost["bytes_accessed"],
     "achieved_flops_per_s": cost["flops"] / mean if cost["flops"] else None,
@@ -571,7 +586,8 @@ def format_table(result: dict) -> str:
   ref_rate = ref.get("g_steps_per_s") if ref.get("measured") else None
   head = (
     "| run | D imgs per D/G update | compile s | step s (mean) |"
-    " G steps/s | images/s | CPU s/step | GFLOP/step | GFLOP/s |"
+    " G steps/s | images/s | CPU s/step | sys CPU s/step | page faults/step |"
+    " GFLOP/step | GFLOP/s |"
     " % f32 matmul peak | peak RSS MiB | speed ours/torch (G steps/s) |"
     " speed ours/torch (CPU s per step) |"
   )
@@ -586,6 +602,7 @@ def format_table(result: dict) -> str:
       f"{r['d_images_per_g_update']} | {r['compile_s']:.1f} |"
       f" {r['step']['mean_s']:.2f} | {r['g_steps_per_s']:.4f} |"
       f" {r['images_per_s']:.2f} | {r['cpu_s_per_step']:.1f} |"
+      f" {r['system_cpu_s_per_step']:.3f} | {r['minor_faults_per_step']:.0f} |"
       f" {_fmt(flops and flops / 1e9, '.0f')} |"
       f" {_fmt(r['achieved_flops_per_s'] and r['achieved_flops_per_s'] / 1e9, '.1f')} |"
       f" {_fmt(r['fraction_of_matmul_peak'] and 100 * r['fraction_of_matmul_peak'], '.0f')} |"
@@ -599,6 +616,8 @@ def format_table(result: dict) -> str:
       f" {ref['d_images_per_d_update']}/{ref['d_images_per_g_update']} | - |"
       f" {ref['step']['mean_s']:.2f} | {ref['g_steps_per_s']:.4f} |"
       f" {ref['images_per_s']:.2f} | {ref['cpu_s_per_step']:.1f} |"
+      f" {ref['system_cpu_s_per_step']:.3f} |"
+      f" {ref['minor_faults_per_step']:.0f} |"
       f" - | - | - | {ref['peak_rss_mib']:.0f} | 1 | 1 |"
     )
   else:

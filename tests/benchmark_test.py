@@ -25,6 +25,8 @@ _ROW_KEYS = {
   "g_steps_per_s",
   "images_per_s",
   "cpu_s_per_step",
+  "system_cpu_s_per_step",
+  "minor_faults_per_step",
   "flops_per_step",
   "achieved_flops_per_s",
   "fraction_of_matmul_peak",
@@ -93,6 +95,15 @@ def test_allocator_names_the_preloaded_libraries():
     == "libtcmalloc_minimal.so.4"
   )
   assert benchmark.allocator("/a/libx.so:/b/liby.so") == "libx.so, liby.so"
+
+
+def test_per_step_usage_divides_each_counter_by_the_steps():
+  usage = benchmark.per_step_usage((10.0, 2.0, 100), (16.0, 3.5, 4100), 4)
+  assert usage == {
+    "cpu_s_per_step": 1.5,
+    "system_cpu_s_per_step": 0.375,
+    "minor_faults_per_step": 1000.0,
+  }
 
 
 def test_missing_reference_env_is_reported_not_raised():
